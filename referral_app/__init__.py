@@ -1,0 +1,115 @@
+"""The referral program system: `create_app` builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import ROOT, Config, config_from_env
+
+
+def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
+    """Build the app. `config` is a config class, or a dict of overrides for the env's one."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    load_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_cli(app)
+    register_jinja(app)
+    return app
+
+
+def load_config(app: Flask, config: type[Config] | dict[str, Any] | None) -> None:
+    if isinstance(config, dict):
+        app.config.from_object(config_from_env())
+        app.config.update(config)
+    else:
+        app.config.from_object(config or config_from_env())
+    if not app.config.get("SECRET_KEY") or not app.config.get("HASH_KEY"):
+        raise RuntimeError(
+            "SECRET_KEY and HASH_KEY must be set outside development "
+            "(see .env.example); refusing to start."
+        )
+    if app.config["TRUSTED_PROXY_COUNT"] > 0:
+        count = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+        Path(app.instance_path).mkdir(exist_ok=True)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("referral_app").setLevel(logging.INFO)
+
+
+def register_extensions(app: Flask) -> None:
+    from . import db_setup
+    from .extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
+
+    db.init_app(app)
+    db_setup.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+
+    from . import auth_loaders  # noqa: F401 - registers the Flask-Login loaders
+
+
+def select_locale() -> str:
+    """The user's own setting, then the `lang` session choice, then Accept-Language."""
+    from flask import current_app
+    from flask_login import current_user
+
+    languages = list(current_app.config["LANGUAGES"])
+    if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
+        return current_user.locale
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or "de"
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import admin, auth, customer, main, public
+
+    for bp in (
+        main.bp,
+        auth.bp,
+        public.api_bp,
+        public.pages_bp,
+        customer.api_bp,
+        customer.pages_bp,
+        admin.api_bp,
+        admin.pages_bp,
+    ):
+        app.register_blueprint(bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .errors import register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from .cli import register
+
+    register(app)
+
+
+def register_jinja(app: Flask) -> None:
+    from .templating import register
+
+    register(app)

@@ -1,0 +1,59 @@
+"""Access guards, attached once per blueprint in `before_request` (never per view)."""
+
+from __future__ import annotations
+
+
+from flask import Blueprint, abort, g, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .extensions import csrf
+from .models import ROLE_ADMIN, ROLE_CUSTOMER
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _api_error(status: int, code: str, message: str):  # type: ignore[no-untyped-def]
+    response = jsonify({"ok": False, "error": code, "message": message})
+    response.status_code = status
+    return response
+
+
+def guard_api(bp: Blueprint, role: str) -> None:
+    """JSON API: a session user (with CSRF on writes) or a Bearer key; 401 / 403 as JSON."""
+
+    @bp.before_request
+    def _check():  # type: ignore[no-untyped-def]
+        bearer = request.headers.get("Authorization", "").startswith("Bearer ")
+        if not current_user.is_authenticated or (bearer and not g.get("auth_via_api_key")):
+            return _api_error(401, "unauthorized", _("Log in or send a valid API key."))
+        if not _has_role(role):
+            return _api_error(403, "forbidden", _("You are not allowed to do this."))
+        if request.method not in SAFE_METHODS and not g.get("auth_via_api_key"):
+            csrf.protect()
+        return None
+
+
+def guard_pages(bp: Blueprint, role: str) -> None:
+    """HTML pages: anonymous users go to the login page, the wrong role gets 403."""
+
+    @bp.before_request
+    def _check():  # type: ignore[no-untyped-def]
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        if not _has_role(role):
+            abort(403)
+        return None
+
+
+def _has_role(role: str) -> bool:
+    if role == ROLE_ADMIN:
+        return current_user.role == ROLE_ADMIN
+    return current_user.role == ROLE_CUSTOMER and current_user.customer_id is not None
+
+
+def current_customer_id() -> int:
+    """The signed-in customer's id; the guards above guarantee there is one."""
+    return int(current_user.customer_id)
+
+

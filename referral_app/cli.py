@@ -1,0 +1,93 @@
+"""The operator commands (API.md "Operator commands"). Each prints a JSON summary as its
+last line of standard output; errors go to standard error with exit code 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .services.errors import DomainError
+
+
+def emit(payload: dict[str, Any]) -> None:
+    click.echo(json.dumps(payload, ensure_ascii=False, default=str))
+
+
+def fail(message: str, code: str = "error") -> None:
+    click.echo(f"Error: {message}", err=True)
+    emit({"ok": False, "error": code, "message": message})
+    sys.exit(1)
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("create-admin")
+    @click.argument("email")
+    @click.option("--password", required=True, help="The admin's password (at least 8 characters).")
+    @click.option("--api-key", "with_key", is_flag=True, help="Also create an admin API key.")
+    def create_admin(email: str, password: str, with_key: bool) -> None:
+        """Create an admin login (and with --api-key an admin API key, shown once)."""
+        from .services import accounts
+
+        try:
+            user = accounts.create_admin(email, password)
+        except DomainError as exc:
+            fail(exc.message, exc.code)
+        payload: dict[str, Any] = {"ok": True, "user_id": user.id}
+        if with_key:
+            _, raw = accounts.create_api_key(user, "cli")
+            payload["api_key"] = raw
+        emit(payload)
+
+    @app.cli.command("create-customer")
+    @click.argument("email")
+    @click.option("--password", required=True, help="The login's password (at least 8 characters).")
+    @click.option("--company", required=True, help="The company name shown in e-mails.")
+    @click.option("--api-key", "with_key", is_flag=True, help="Also create an API key.")
+    def create_customer(email: str, password: str, company: str, with_key: bool) -> None:
+        """Create a customer with its login and program code."""
+        from .services import accounts
+
+        try:
+            customer, user = accounts.create_customer(email, password, company)
+        except DomainError as exc:
+            fail(exc.message, exc.code)
+        payload: dict[str, Any] = {
+            "ok": True,
+            "customer_id": customer.id,
+            "user_id": user.id,
+            "ref_code": customer.ref_code,
+        }
+        if with_key:
+            _, raw = accounts.create_api_key(user, "cli")
+            payload["api_key"] = raw
+        emit(payload)
+
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Idempotent demo data: a demo customer with a month of events, and an admin."""
+        from .services import demo
+
+        summary = demo.seed()
+        click.echo("Demo logins:")
+        for login in summary["logins"]:
+            click.echo(f"  {login['role']:<8} {login['email']}  /  {login['password']}")
+        emit(summary)
+
+    stats = AppGroup("stats", help="Aggregates: recompute or check them.")
+    app.cli.add_command(stats)
+
+    @stats.command("rebuild")
+    @click.option("--check", is_flag=True, help="Only compare; exit 1 on any difference.")
+    def stats_rebuild(check: bool) -> None:
+        """Recompute every aggregate from the raw events."""
+        from .services import stats as stats_service
+
+        summary = stats_service.rebuild(check=check)
+        emit(summary)
+        if check and summary["differences"]:
+            sys.exit(1)

@@ -1,0 +1,149 @@
+"""Configuration from the environment (and `.env`), one class per situation.
+
+Every key of the outside contract (API.md "Configuration") is read here and only here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+
+load_dotenv(ROOT / ".env")
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _delays(name: str, default: str) -> list[int]:
+    raw = os.environ.get(name) or default
+    return [int(part) for part in raw.split(",") if part.strip()]
+
+
+class Config:
+    """Production defaults: everything secret must come from the environment."""
+
+    ENV_NAME = "production"
+    TESTING = False
+    DEBUG = False
+
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    HASH_KEY = os.environ.get("HASH_KEY")
+    DATA_KEY = os.environ.get("DATA_KEY")
+
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or (
+        f"sqlite:///{INSTANCE_DIR / 'referral.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 280}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+
+    PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    TRUSTED_PROXY_COUNT = _int("TRUSTED_PROXY_COUNT", 0)
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS")
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "noreply@localhost")
+    MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND")
+
+    WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE")
+    # 6 attempts over about a day: 1 min, 5 min, 30 min, 2 h, 8 h, 14 h
+    WEBHOOK_RETRY_DELAYS = _delays("WEBHOOK_RETRY_DELAYS", "60,300,1800,7200,28800,50400")
+    WEBHOOK_TIMEOUT = _int("WEBHOOK_TIMEOUT", 10)
+
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_PUBLIC_API = "10/second;100/minute;1000/hour"
+    RATELIMIT_LOGIN = "10/minute;50/hour"
+
+    BABEL_DEFAULT_LOCALE = "de"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    LANGUAGES = ("de", "en")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = PUBLIC_BASE_URL.startswith("https://")
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    WTF_CSRF_TIME_LIMIT = None
+    WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
+    MAX_CONTENT_LENGTH = 64 * 1024
+
+    # Anti-fraud thresholds (DESIGN.md "Anti-fraud"); the seed's numbers by default.
+    FRAUD_CLICK_WINDOW_HOURS = _int("FRAUD_CLICK_WINDOW_HOURS", 24)
+    FRAUD_IP_DAILY_CLICKS = _int("FRAUD_IP_DAILY_CLICKS", 10)
+    FRAUD_CONVERSIONS_PER_IP = _int("FRAUD_CONVERSIONS_PER_IP", 1)
+    FRAUD_FAST_CONVERSION_SECONDS = _int("FRAUD_FAST_CONVERSION_SECONDS", 5)
+    FRAUD_PARTICIPANT_HOURLY_CONVERSIONS = _int("FRAUD_PARTICIPANT_HOURLY_CONVERSIONS", 30)
+
+    SALT_ROTATION_HOURS = _int("SALT_ROTATION_HOURS", 24)
+    RAW_EVENT_RETENTION_DAYS = _int("RAW_EVENT_RETENTION_DAYS", 180)
+    UNCONFIRMED_RETENTION_DAYS = _int("UNCONFIRMED_RETENTION_DAYS", 7)
+    CONFIRMATION_TOKEN_HOURS = _int("CONFIRMATION_TOKEN_HOURS", 48)
+    MAIL_RETRY_DELAYS = _delays("MAIL_RETRY_DELAYS", "30,120,600,3600,14400")
+
+    # Jobs run in-process unless REDIS_URL is set (DESIGN.md "Jobs").
+    JOBS_INLINE = REDIS_URL is None
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "referral")
+
+
+class DevelopmentConfig(Config):
+    """`make run`: works with no environment at all, loudly not for production."""
+
+    ENV_NAME = "development"
+    DEBUG = False
+    SECRET_KEY = Config.SECRET_KEY or "dev-secret-key-change-me"
+    HASH_KEY = Config.HASH_KEY or "dev-hash-key-change-me"
+    MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", True)
+
+
+class TestConfig(Config):
+    """The test suite: its own database and Redis from TEST_DATABASE_URL / TEST_REDIS_URL."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    HASH_KEY = "test-hash-key"
+    DATA_KEY = None
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    REDIS_URL = None
+    JOBS_INLINE = True
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    PUBLIC_BASE_URL = "http://localhost"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    MAIL_SUPPRESS_SEND = True
+    MAIL_SERVER = "127.0.0.1"
+    WTF_CSRF_ENABLED = True
+    SERVER_NAME = None
+
+
+CONFIGS = {
+    "production": Config,
+    "development": DevelopmentConfig,
+    "testing": TestConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    """`APP_ENV` picks the class; no value means development, so a newcomer needs nothing."""
+    return CONFIGS.get(os.environ.get("APP_ENV", "development"), DevelopmentConfig)

@@ -1,0 +1,56 @@
+"""All models, importable from one place (and seen by Alembic's autogenerate)."""
+
+from .account import ROLE_ADMIN, ROLE_CUSTOMER, ApiKey, AuditEntry, Customer, User
+from .base import utcnow
+from .delivery import OutgoingMail, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .participant import CONFIRMED as CONFIRMED_STATUS
+from .participant import PENDING as PENDING_STATUS
+from .participant import UNSUBSCRIBED as UNSUBSCRIBED_STATUS
+from .participant import ConsentText, Participant, ParticipantDevice
+from .reward import RewardGrant, RewardMilestone
+from .stats import COUNTERS, CustomerStats, DailyStats
+from .tracking import (
+    FRAUD_TYPES,
+    STATUS_BLOCKED,
+    STATUS_DUPLICATE,
+    STATUS_TRACKED,
+    Click,
+    Conversion,
+    FraudLogEntry,
+    HashSalt,
+    RateCounter,
+)
+
+__all__ = [
+    "CONFIRMED_STATUS",
+    "PENDING_STATUS",
+    "UNSUBSCRIBED_STATUS",
+    "COUNTERS",
+    "FRAUD_TYPES",
+    "ROLE_ADMIN",
+    "ROLE_CUSTOMER",
+    "STATUS_BLOCKED",
+    "STATUS_DUPLICATE",
+    "STATUS_TRACKED",
+    "ApiKey",
+    "AuditEntry",
+    "Click",
+    "ConsentText",
+    "Conversion",
+    "Customer",
+    "CustomerStats",
+    "DailyStats",
+    "FraudLogEntry",
+    "HashSalt",
+    "OutgoingMail",
+    "Participant",
+    "ParticipantDevice",
+    "RateCounter",
+    "RewardGrant",
+    "RewardMilestone",
+    "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "utcnow",
+]
