@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
     event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "begin", _sqlite_begin_immediate)
+    event.listen(engine, "begin", _sqlite_begin)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -33,11 +33,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
-    """Take the write lock up front: a deferred transaction that reads and then writes can
-    fail at once with "database is locked" when another worker committed in between; an
-    immediate one waits for the busy timeout instead."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    """BEGIN, or BEGIN IMMEDIATE for a unit of work that `begin_write` marked: a deferred
+    transaction that reads and then writes fails at once with "database is locked" when
+    another worker committed in between; an immediate one waits for the busy timeout."""
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def is_mysql(engine: Engine | None = None) -> bool:

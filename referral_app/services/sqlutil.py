@@ -17,6 +17,14 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def begin_write(session: Session) -> None:
+    """Start a unit of work that will write. On SQLite it takes the write lock first (see
+    db_setup); elsewhere it is a plain transaction. Ends a read transaction still open."""
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
 def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> int:
     """INSERT that silently skips a unique-key conflict. Returns the rows inserted (0 or 1)."""
     if _dialect(session) == "sqlite":

@@ -1,0 +1,56 @@
+# The two commands: `make run` (serve the demo) and `make test` (lint + the whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install dev lint fmt translations messages bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed translations
+
+dev: $(VENV)/.dev-installed translations
+
+translations: | $(BIN)/python
+	$(BIN)/pybabel compile -d referral_app/translations
+
+# Re-extract the strings and merge them into both catalogs (then translate what is new).
+messages: dev
+	$(BIN)/pybabel extract --no-location -F babel.cfg -k _l -k lazy_gettext -o referral_app/translations/messages.pot .
+	$(BIN)/pybabel update -N -i referral_app/translations/messages.pot -d referral_app/translations
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo
+	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl+C stops)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+lint: dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: dev
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
