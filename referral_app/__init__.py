@@ -46,7 +46,9 @@ def load_config(app: Flask, config: type[Config] | dict[str, Any] | None) -> Non
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
         Path(app.instance_path).mkdir(exist_ok=True)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     logging.getLogger("referral_app").setLevel(logging.INFO)
 
 

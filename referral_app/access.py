@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from flask import Blueprint, abort, g, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -55,5 +54,3 @@ def _has_role(role: str) -> bool:
 def current_customer_id() -> int:
     """The signed-in customer's id; the guards above guarantee there is one."""
     return int(current_user.customer_id)
-
-

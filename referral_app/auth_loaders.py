@@ -27,7 +27,7 @@ def load_user_from_request(req) -> User | None:  # type: ignore[no-untyped-def]
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    user = accounts.user_for_api_key(header[len("Bearer "):].strip())
+    user = accounts.user_for_api_key(header[len("Bearer ") :].strip())
     if user is not None:
         g.auth_via_api_key = True
     return user

@@ -120,7 +120,7 @@ class TestConfig(Config):
 
     ENV_NAME = "testing"
     TESTING = True
-    SECRET_KEY = "test-secret-key"
+    SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
     HASH_KEY = "test-hash-key"
     DATA_KEY = None
     SQLALCHEMY_DATABASE_URI = "sqlite://"

@@ -47,9 +47,7 @@ def _database_url(backend: str, tmp_root: Path) -> str:
 
 
 def backend_config(backend: str, tmp_root: Path, **overrides) -> dict:
-    config = {
-        key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()
-    }
+    config = {key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()}
     config["SQLALCHEMY_DATABASE_URI"] = _database_url(backend, tmp_root)
     config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
     if backend == "mariadb" and TEST_REDIS_URL:
@@ -194,8 +192,13 @@ def customer(app):
         )
         customer.referral_enabled = True
         db.session.commit()
-        return {"id": customer.id, "user_id": user.id, "ref_code": customer.ref_code,
-                "email": "kunde@example.com", "password": "kunden-passwort"}
+        return {
+            "id": customer.id,
+            "user_id": user.id,
+            "ref_code": customer.ref_code,
+            "email": "kunde@example.com",
+            "password": "kunden-passwort",
+        }
 
 
 @pytest.fixture

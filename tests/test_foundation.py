@@ -20,7 +20,6 @@ from .conftest import api_key_for
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
 def _routes(blueprint: str) -> list[tuple[str, str]]:
     """Every (method, path) of a blueprint, path arguments filled with 1: new routes are
     covered by the role tests without anyone remembering to add them."""
@@ -107,8 +106,12 @@ def test_customer_gets_403_on_admin_pages(client, auth, customer, method, path):
 
 
 def test_the_contract_admin_api_is_guarded():
-    for path in ("/api/referral/get-overview", "/api/referral/get-fraud-log",
-                 "/api/referral/get-customer-details", "/api/referral/export-stats"):
+    for path in (
+        "/api/referral/get-overview",
+        "/api/referral/get-fraud-log",
+        "/api/referral/get-customer-details",
+        "/api/referral/export-stats",
+    ):
         assert ("GET", path) in ADMIN_API or not ADMIN_API
 
 
@@ -153,14 +156,16 @@ def test_revoked_or_unknown_api_key_gets_401(app, client, customer):
 
     key = api_key_for(app, customer["user_id"])
     with app.app_context():
-        from referral_app.services import accounts
         from referral_app.models import User
+        from referral_app.services import accounts
 
         user = db.session.get(User, customer["user_id"])
         key_id = db.session.scalars(db.select(ApiKey.id)).first()
         accounts.revoke_api_key(user, key_id)
     for bearer in (key, "rk_not-a-real-key"):
-        response = client.get("/api/referral/get-stats", headers={"Authorization": f"Bearer {bearer}"})
+        response = client.get(
+            "/api/referral/get-stats", headers={"Authorization": f"Bearer {bearer}"}
+        )
         assert response.status_code == 401
         assert response.get_json()["error"] == "unauthorized"
 
@@ -174,8 +179,9 @@ def test_api_keys_are_stored_hashed(app, customer):
 
 
 def test_tokenless_post_is_refused_by_csrf(client, customer):
-    response = client.post("/login", data={"email": customer["email"],
-                                           "password": customer["password"]})
+    response = client.post(
+        "/login", data={"email": customer["email"], "password": customer["password"]}
+    )
     assert response.status_code == 400
     assert client.get("/dashboard/").status_code == 302
 
@@ -183,8 +189,9 @@ def test_tokenless_post_is_refused_by_csrf(client, customer):
 def test_htmx_post_with_the_token_in_a_header_passes_csrf(client, auth, customer):
     auth.login(customer["email"], customer["password"])
     token = auth.csrf_token("/dashboard/")
-    response = client.post("/language", data={"lang": "en"}, headers={"X-CSRFToken": token,
-                                                                       "HX-Request": "true"})
+    response = client.post(
+        "/language", data={"lang": "en"}, headers={"X-CSRFToken": token, "HX-Request": "true"}
+    )
     assert response.status_code == 302
     response = client.post("/language", data={"lang": "de"}, headers={"HX-Request": "true"})
     assert response.status_code == 400
@@ -200,16 +207,20 @@ def test_language_choice_is_kept_on_the_user(client, auth, customer):
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example"])
 def test_login_next_never_redirects_off_site(client, auth, customer, target):
     token = auth.csrf_token()
-    response = client.post(f"/login?next={target}", data={
-        "email": customer["email"], "password": customer["password"], "csrf_token": token})
+    response = client.post(
+        f"/login?next={target}",
+        data={"email": customer["email"], "password": customer["password"], "csrf_token": token},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] in ("/", "http://localhost/")
 
 
 def test_login_next_keeps_a_local_path(client, auth, customer):
     token = auth.csrf_token()
-    response = client.post("/login?next=/dashboard/", data={
-        "email": customer["email"], "password": customer["password"], "csrf_token": token})
+    response = client.post(
+        "/login?next=/dashboard/",
+        data={"email": customer["email"], "password": customer["password"], "csrf_token": token},
+    )
     assert response.headers["Location"].endswith("/dashboard/")
 
 
@@ -234,8 +245,11 @@ def test_login_attempts_are_rate_limited(make_app, customer):
 def test_unknown_api_path_answers_json_404(client):
     response = client.get("/api/referral/does-not-exist")
     assert response.status_code == 404
-    assert response.get_json() == {"ok": False, "error": "not_found",
-                                   "message": response.get_json()["message"]}
+    assert response.get_json() == {
+        "ok": False,
+        "error": "not_found",
+        "message": response.get_json()["message"],
+    }
 
 
 def test_unknown_page_answers_a_readable_404(client):
@@ -290,22 +304,38 @@ def _last_json(output: str) -> dict:
 
 
 def test_create_customer_prints_json_and_creates_a_login(runner, client, auth):
-    result = runner.invoke(args=["create-customer", "neu@example.com", "--password",
-                                 "geheim-123", "--company", "Neu GmbH", "--api-key"])
+    result = runner.invoke(
+        args=[
+            "create-customer",
+            "neu@example.com",
+            "--password",
+            "geheim-123",
+            "--company",
+            "Neu GmbH",
+            "--api-key",
+        ]
+    )
     assert result.exit_code == 0, result.output
     payload = _last_json(result.output)
     assert payload["ok"] is True
     assert re.fullmatch(rf"REF{payload['customer_id']:06d}[A-Z0-9]{{6}}", payload["ref_code"])
     assert payload["api_key"].startswith("rk_")
-    response = client.get("/api/referral/get-stats",
-                          headers={"Authorization": f"Bearer {payload['api_key']}"})
+    response = client.get(
+        "/api/referral/get-stats", headers={"Authorization": f"Bearer {payload['api_key']}"}
+    )
     assert response.status_code != 401
     assert auth.login("neu@example.com", "geheim-123").status_code == 302
 
 
 def test_create_customer_twice_fails_clearly(runner):
-    args = ["create-customer", "doppelt@example.com", "--password", "geheim-123",
-            "--company", "Doppelt GmbH"]
+    args = [
+        "create-customer",
+        "doppelt@example.com",
+        "--password",
+        "geheim-123",
+        "--company",
+        "Doppelt GmbH",
+    ]
     assert runner.invoke(args=args).exit_code == 0
     result = runner.invoke(args=args)
     assert result.exit_code == 1
@@ -315,19 +345,22 @@ def test_create_customer_twice_fails_clearly(runner):
 
 
 def test_create_customer_with_bad_input_fails_clearly(runner):
-    result = runner.invoke(args=["create-customer", "kein-at-zeichen", "--password",
-                                 "geheim-123", "--company", "X"])
+    result = runner.invoke(
+        args=["create-customer", "kein-at-zeichen", "--password", "geheim-123", "--company", "X"]
+    )
     assert result.exit_code == 1
     assert _last_json(result.output)["error"] == "invalid_email"
-    result = runner.invoke(args=["create-customer", "kurz@example.com", "--password", "kurz",
-                                 "--company", "X"])
+    result = runner.invoke(
+        args=["create-customer", "kurz@example.com", "--password", "kurz", "--company", "X"]
+    )
     assert result.exit_code == 1
     assert _last_json(result.output)["error"] == "weak_password"
 
 
 def test_create_admin_prints_json_and_api_key(runner, client):
-    result = runner.invoke(args=["create-admin", "root@example.com", "--password",
-                                 "geheim-123", "--api-key"])
+    result = runner.invoke(
+        args=["create-admin", "root@example.com", "--password", "geheim-123", "--api-key"]
+    )
     assert result.exit_code == 0, result.output
     payload = _last_json(result.output)
     assert payload["ok"] is True and payload["user_id"] > 0
@@ -368,23 +401,43 @@ def test_stats_rebuild_check_finds_and_fixes_a_difference(app, runner, customer)
 
 def test_cli_runs_as_an_operator_would(tmp_path):
     """The real `flask --app wsgi` entry point on a fresh SQLite file."""
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3", "PATH": "/usr/bin:/bin",
-           "APP_ENV": "development"}
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3",
+        "PATH": "/usr/bin:/bin",
+        "APP_ENV": "development",
+    }
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    result = subprocess.run([*flask, "create-customer", "ops@example.com", "--password",
-                             "geheim-123", "--company", "Ops GmbH"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    result = subprocess.run(
+        [
+            *flask,
+            "create-customer",
+            "ops@example.com",
+            "--password",
+            "geheim-123",
+            "--company",
+            "Ops GmbH",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert _last_json(result.stdout)["ok"] is True
 
 
 def test_production_refuses_to_start_without_secrets(tmp_path):
-    env = {"APP_ENV": "production", "PATH": "/usr/bin:/bin",
-           "DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3", "SECRET_KEY": "", "HASH_KEY": ""}
-    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    env = {
+        "APP_ENV": "production",
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3",
+        "SECRET_KEY": "",
+        "HASH_KEY": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "SECRET_KEY and HASH_KEY" in result.stderr
 
@@ -397,10 +450,13 @@ def test_both_catalogs_are_complete():
     from babel.messages.extract import extract_from_dir
     from babel.messages.pofile import read_po
 
-    method_map = [("referral_app/**.py", "python"), ("jobs/**.py", "python"),
-                  ("templates/**.html", "jinja2"), ("templates/**.txt", "jinja2")]
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None,
-                "_l": None}
+    method_map = [
+        ("referral_app/**.py", "python"),
+        ("jobs/**.py", "python"),
+        ("templates/**.html", "jinja2"),
+        ("templates/**.txt", "jinja2"),
+    ]
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
     wanted = set()
     for _f, _l, message, _c, _ctx in extract_from_dir(str(ROOT), method_map, keywords=keywords):
         wanted.add(message if isinstance(message, str) else message[0])
@@ -408,8 +464,13 @@ def test_both_catalogs_are_complete():
         path = ROOT / "referral_app" / "translations" / lang / "LC_MESSAGES" / "messages.po"
         with path.open("rb") as handle:
             catalog = read_po(handle)
-        done = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog
-                if m.id and m.string and not m.fuzzy
-                and (all(m.string) if isinstance(m.string, tuple) else True)}
+        done = {
+            m.id if isinstance(m.id, str) else m.id[0]
+            for m in catalog
+            if m.id
+            and m.string
+            and not m.fuzzy
+            and (all(m.string) if isinstance(m.string, tuple) else True)
+        }
         missing = sorted(wanted - done)
         assert not missing, f"{lang}: untranslated {missing[:10]} (run make messages)"

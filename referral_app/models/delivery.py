@@ -23,9 +23,7 @@ class OutgoingMail(db.Model):
     __table_args__ = (Index("idx_mail_customer_status", "customer_id", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    customer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE")
-    )
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     participant_id: Mapped[int | None] = mapped_column(
         ForeignKey("referral_leads.id", ondelete="SET NULL"), index=True
     )
@@ -68,9 +66,7 @@ class WebhookDelivery(db.Model):
     __table_args__ = (Index("idx_delivery_endpoint_date", "endpoint_id", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    endpoint_id: Mapped[int] = mapped_column(
-        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
-    )
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
     msg_id: Mapped[str] = mapped_column(String(64), unique=True)
     event: Mapped[str] = mapped_column(String(32))
     payload: Mapped[str] = mapped_column(Text)

@@ -42,9 +42,7 @@ class RewardGrant(db.Model):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    participant_id: Mapped[int] = mapped_column(
-        ForeignKey("referral_leads.id", ondelete="CASCADE")
-    )
+    participant_id: Mapped[int] = mapped_column(ForeignKey("referral_leads.id", ondelete="CASCADE"))
     reward_id: Mapped[int] = mapped_column(
         ForeignKey("referral_rewards.id", ondelete="CASCADE"), index=True
     )

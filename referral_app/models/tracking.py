@@ -133,9 +133,7 @@ class FraudLogEntry(db.Model):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE")
-    )
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     participant_id: Mapped[int | None] = mapped_column(
         ForeignKey("referral_leads.id", ondelete="SET NULL")
     )
@@ -147,9 +145,7 @@ class FraudLogEntry(db.Model):
     ip_hash: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    reviewed_by: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

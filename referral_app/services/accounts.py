@@ -68,8 +68,9 @@ def create_customer(email: str, password: str, company: str) -> tuple[Customer, 
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise Conflict(f"A user with the e-mail {user.email} already exists.",
-                       code="email_taken") from exc
+        raise Conflict(
+            f"A user with the e-mail {user.email} already exists.", code="email_taken"
+        ) from exc
     return customer, user
 
 
@@ -80,8 +81,9 @@ def create_admin(email: str, password: str) -> User:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise Conflict(f"A user with the e-mail {user.email} already exists.",
-                       code="email_taken") from exc
+        raise Conflict(
+            f"A user with the e-mail {user.email} already exists.", code="email_taken"
+        ) from exc
     return user
 
 
@@ -104,8 +106,12 @@ def set_password(user: User, password: str) -> None:
 def create_api_key(user: User, name: str | None = None) -> tuple[ApiKey, str]:
     """A new key for `user`. Returns the row and the raw key, which is shown only once."""
     raw = API_KEY_PREFIX + crypto.new_token(32)
-    key = ApiKey(user=user, name=(name or "").strip()[:100] or None, prefix=raw[:10],
-                 key_hash=crypto.token_hash(raw))
+    key = ApiKey(
+        user=user,
+        name=(name or "").strip()[:100] or None,
+        prefix=raw[:10],
+        key_hash=crypto.token_hash(raw),
+    )
     db.session.add(key)
     db.session.commit()
     return key, raw

@@ -24,8 +24,12 @@ def wanted_grants(referrals: dict[int, int] | None = None) -> set[tuple[int, int
         milestones.setdefault(reward.customer_id, []).append((reward.threshold, reward.id))
     wanted: set[tuple[int, int]] = set()
     rows = db.session.execute(
-        select(Participant.id, Participant.customer_id, Participant.conversions,
-               Participant.suspicious_conversions)
+        select(
+            Participant.id,
+            Participant.customer_id,
+            Participant.conversions,
+            Participant.suspicious_conversions,
+        )
     )
     for pid, customer_id, conversions, suspicious in rows:
         count = referrals.get(pid, 0) if referrals is not None else conversions - suspicious
@@ -53,5 +57,8 @@ def sync_ledger(check: bool = False, referrals: dict[int, int] | None = None) ->
         for grant in extra:
             grant.revoked_at = now
         db.session.commit()
-    return {"differences": len(missing) + len(extra), "granted": len(missing),
-            "revoked": len(extra)}
+    return {
+        "differences": len(missing) + len(extra),
+        "granted": len(missing),
+        "revoked": len(extra),
+    }

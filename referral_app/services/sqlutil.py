@@ -34,8 +34,9 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any]) -> int
     return session.execute(stmt).rowcount
 
 
-def insert_returning_id(session: Session, table: Table, values: dict[str, Any],
-                        ignore_conflict: bool = False) -> int | None:
+def insert_returning_id(
+    session: Session, table: Table, values: dict[str, Any], ignore_conflict: bool = False
+) -> int | None:
     """INSERT (optionally ignoring a unique conflict) and give back the new id, or None."""
     if _dialect(session) == "sqlite":
         stmt = sqlite.insert(table).values(**values)
@@ -51,8 +52,9 @@ def insert_returning_id(session: Session, table: Table, values: dict[str, Any],
     return int(result.inserted_primary_key[0])
 
 
-def upsert_increment(session: Session, table: Table, keys: dict[str, Any],
-                     increments: dict[str, int]) -> None:
+def upsert_increment(
+    session: Session, table: Table, keys: dict[str, Any], increments: dict[str, int]
+) -> None:
     """`INSERT … ON CONFLICT/DUPLICATE KEY UPDATE n = n + k` for the counter row at `keys`."""
     values = {**keys, **increments}
     if _dialect(session) == "sqlite":

@@ -68,8 +68,14 @@ def conversion_rate(conversions: int, unique_clicks: int) -> float:
 
 def with_rate(counters: dict[str, int]) -> dict[str, Any]:
     """The API's S object: the public counters plus the conversion rate."""
-    public = ("clicks", "unique_clicks", "conversions", "suspicious_conversions", "leads",
-              "confirmed_leads")
+    public = (
+        "clicks",
+        "unique_clicks",
+        "conversions",
+        "suspicious_conversions",
+        "leads",
+        "confirmed_leads",
+    )
     result: dict[str, Any] = {name: int(counters.get(name) or 0) for name in public}
     result["conversion_rate"] = conversion_rate(result["conversions"], result["unique_clicks"])
     return result
@@ -134,8 +140,9 @@ def _count_if(condition):  # type: ignore[no-untyped-def]
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def recompute() -> tuple[dict[int, dict[str, int]], dict[tuple[int, date], dict[str, int]],
-                         dict[int, dict[str, int]]]:
+def recompute() -> tuple[
+    dict[int, dict[str, int]], dict[tuple[int, date], dict[str, int]], dict[int, dict[str, int]]
+]:
     """Totals, daily rows and participant counters as the raw events say they should be."""
     total: dict[int, dict[str, int]] = {}
     daily: dict[tuple[int, date], dict[str, int]] = {}
@@ -236,8 +243,9 @@ def rebuild(check: bool = False) -> dict[str, Any]:
         row = have_total.get(customer_id)
         have = {name: (getattr(row, name) if row else 0) for name in COUNTERS}
         if want != have:
-            differences.append({"table": "referral_stats", "customer_id": customer_id,
-                                "have": have, "want": want})
+            differences.append(
+                {"table": "referral_stats", "customer_id": customer_id, "have": have, "want": want}
+            )
 
     have_daily = {(row.customer_id, row.day): row for row in db.session.scalars(select(DailyStats))}
     for key in set(want_daily) | set(have_daily):
@@ -245,15 +253,28 @@ def rebuild(check: bool = False) -> dict[str, Any]:
         row = have_daily.get(key)
         have = {name: (getattr(row, name) if row else 0) for name in COUNTERS}
         if want != have:
-            differences.append({"table": "referral_daily_stats", "customer_id": key[0],
-                                "day": key[1].isoformat(), "have": have, "want": want})
+            differences.append(
+                {
+                    "table": "referral_daily_stats",
+                    "customer_id": key[0],
+                    "day": key[1].isoformat(),
+                    "have": have,
+                    "want": want,
+                }
+            )
 
     for participant in db.session.scalars(select(Participant)):
         want = want_participants.get(participant.id, dict.fromkeys(PARTICIPANT_COUNTERS, 0))
         have = {name: getattr(participant, name) for name in PARTICIPANT_COUNTERS}
         if want != have:
-            differences.append({"table": "referral_leads", "participant_id": participant.id,
-                                "have": have, "want": want})
+            differences.append(
+                {
+                    "table": "referral_leads",
+                    "participant_id": participant.id,
+                    "have": have,
+                    "want": want,
+                }
+            )
 
     if not check and differences:
         _replace(customer_ids, want_total, want_daily, want_participants)
