@@ -139,3 +139,20 @@ def is_bot(user_agent: str) -> bool:
     if _EXTRA_BOTS.search(user_agent):
         return True
     return bool(_detector.isCrawler(user_agent))
+
+
+def remember_participant_device(participant_id: int, visitor: Visitor) -> None:
+    """Note a participant's own device (at sign-up, confirmation, hub visits) in the caller's
+    transaction, so a click from it on their own link is a self-referral."""
+    from ..models import ParticipantDevice
+
+    insert_ignore(
+        db.session,
+        ParticipantDevice.__table__,
+        {
+            "participant_id": participant_id,
+            "salt_id": visitor.salt_id,
+            "fingerprint": visitor.fingerprint,
+            "created_at": utcnow(),
+        },
+    )
