@@ -26,6 +26,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_cli(app)
     register_jinja(app)
+    register_request_logging(app)
     return app
 
 
@@ -107,6 +108,12 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from .cli import register
+
+    register(app)
+
+
+def register_request_logging(app: Flask) -> None:
+    from .request_log import register
 
     register(app)
 
