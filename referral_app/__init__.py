@@ -27,6 +27,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     register_cli(app)
     register_jinja(app)
     register_request_logging(app)
+    register_observability(app)
     return app
 
 
@@ -110,6 +111,14 @@ def register_cli(app: Flask) -> None:
     from .cli import register
 
     register(app)
+
+
+def register_observability(app: Flask) -> None:
+    from . import metrics
+    from .observability import init_sentry
+
+    app.register_blueprint(metrics.bp)
+    init_sentry()
 
 
 def register_request_logging(app: Flask) -> None:

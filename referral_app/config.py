@@ -100,6 +100,8 @@ class Config:
     CONFIRMATION_TOKEN_HOURS = _int("CONFIRMATION_TOKEN_HOURS", 48)
     MAIL_RETRY_DELAYS = _delays("MAIL_RETRY_DELAYS", "30,120,600,3600,14400")
 
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+
     # Jobs run in-process unless REDIS_URL is set (DESIGN.md "Jobs").
     JOBS_INLINE = REDIS_URL is None
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "referral")

@@ -10,6 +10,8 @@ import time
 
 from flask import Flask, g, request
 
+from .metrics import observe_request
+
 log = logging.getLogger("referral_app.access")
 
 
@@ -23,14 +25,12 @@ def register(app: Flask) -> None:
     @app.after_request
     def _log_request(response):  # type: ignore[no-untyped-def]
         started = g.get("request_started")
-        if started is not None and not app.testing:
+        if started is None:
+            return response
+        seconds = time.perf_counter() - started
+        observe_request(request.endpoint, request.method, response.status_code, seconds)
+        if not app.testing:
             # The URL rule (e.g. /hub/<token>), never the path: paths can carry tokens.
             rule = request.url_rule.rule if request.url_rule else "<unmatched>"
-            log.info(
-                "%s %s %s %.1fms",
-                request.method,
-                rule,
-                response.status_code,
-                (time.perf_counter() - started) * 1000,
-            )
+            log.info("%s %s %s %.1fms", request.method, rule, response.status_code, seconds * 1000)
         return response
