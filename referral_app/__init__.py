@@ -73,10 +73,12 @@ def register_extensions(app: Flask) -> None:
 
 def select_locale() -> str:
     """The user's own setting, then the `lang` session choice, then Accept-Language."""
-    from flask import current_app
+    from flask import current_app, has_request_context
     from flask_login import current_user
 
     languages = list(current_app.config["LANGUAGES"])
+    if not has_request_context():  # CLI and jobs: the default, unless force_locale says else
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("lang")

@@ -91,3 +91,24 @@ def register(app: Flask) -> None:
         emit(summary)
         if check and summary["differences"]:
             sys.exit(1)
+
+    jobs_group = AppGroup("jobs", help="The scheduled jobs: run them now.")
+    app.cli.add_command(jobs_group)
+
+    @jobs_group.command("run")
+    @click.argument("name", type=click.Choice(["daily", "monthly"]))
+    def jobs_run(name: str) -> None:
+        """Run the daily or monthly job once, now (idempotent), and print its summary."""
+        from jobs import scheduled
+
+        emit(scheduled.JOBS[name]())
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="Work off what is due and queued, then stop.")
+    def worker(burst: bool) -> None:
+        """Run jobs (RQ with REDIS_URL, in-process without) and keep the periodic schedule."""
+        from flask import current_app
+
+        from jobs import worker as job_worker
+
+        job_worker.run(current_app._get_current_object(), burst=burst)

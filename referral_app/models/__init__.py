@@ -8,7 +8,7 @@ from .participant import PENDING as PENDING_STATUS
 from .participant import UNSUBSCRIBED as UNSUBSCRIBED_STATUS
 from .participant import ConsentText, Participant, ParticipantDevice
 from .reward import RewardGrant, RewardMilestone
-from .stats import COUNTERS, CustomerStats, DailyStats
+from .stats import COUNTERS, ArchivedCounts, CustomerStats, DailyStats
 from .tracking import (
     FRAUD_TYPES,
     STATUS_BLOCKED,
@@ -33,6 +33,7 @@ __all__ = [
     "STATUS_DUPLICATE",
     "STATUS_TRACKED",
     "ApiKey",
+    "ArchivedCounts",
     "AuditEntry",
     "Click",
     "ConsentText",

@@ -59,3 +59,28 @@ class DailyStats(db.Model):
     blocked_conversions: Mapped[int] = mapped_column(Integer, default=0)
     leads: Mapped[int] = mapped_column(Integer, default=0)
     confirmed_leads: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ArchivedCounts(db.Model):
+    """Counts of raw rows that are gone: events deleted after the retention period, and
+    participants deleted (erasure, expired sign-ups). `stats rebuild` adds these to its
+    recount, so the aggregates stay provable after a deletion. `participant_id` 0 means
+    "not one participant's" (a deleted participant's own counts need no archive)."""
+
+    __tablename__ = "referral_stats_archive"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=False, default=0
+    )
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    unique_clicks: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_clicks: Mapped[int] = mapped_column(Integer, default=0)
+    conversions: Mapped[int] = mapped_column(Integer, default=0)
+    suspicious_conversions: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_conversions: Mapped[int] = mapped_column(Integer, default=0)
+    leads: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed_leads: Mapped[int] = mapped_column(Integer, default=0)

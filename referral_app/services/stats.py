@@ -3,6 +3,10 @@
 Every counted event calls `record` in the transaction of its own insert: the customer's
 totals and today's rollup row go up by one (`UPDATE … SET n = n + 1`, an upsert on first use).
 Dashboards read only these aggregates. `rebuild` recomputes them from the raw events.
+
+Raw rows that are deleted on purpose (events past retention, erased or expired participants)
+leave their counts in the archive (`ArchivedCounts`, via `archive`), and the recount adds
+the archive: aggregates = live raw rows + archive, exactly, before and after any deletion.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ..models import (
     COUNTERS,
     STATUS_BLOCKED,
     STATUS_TRACKED,
+    ArchivedCounts,
     Click,
     Conversion,
     Customer,
@@ -43,6 +48,25 @@ def record(session: Session, customer_id: int, day: date, **increments: int) -> 
     upsert_increment(session, CustomerStats.__table__, {"customer_id": customer_id}, increments)
     upsert_increment(
         session, DailyStats.__table__, {"customer_id": customer_id, "day": day}, increments
+    )
+
+
+def archive(
+    session: Session, customer_id: int, day: date, participant_id: int = 0, **increments: int
+) -> None:
+    """Keep the counts of raw rows about to be deleted (in the deleting transaction), so the
+    recount still adds up to the aggregates. `participant_id` 0: not a participant's."""
+    increments = {name: n for name, n in increments.items() if n}
+    if not increments:
+        return
+    unknown = set(increments) - set(COUNTERS)
+    if unknown:
+        raise ValueError(f"unknown counters: {sorted(unknown)}")
+    upsert_increment(
+        session,
+        ArchivedCounts.__table__,
+        {"customer_id": customer_id, "day": day, "participant_id": participant_id},
+        increments,
     )
 
 
@@ -143,7 +167,8 @@ def _count_if(condition):  # type: ignore[no-untyped-def]
 def recompute() -> tuple[
     dict[int, dict[str, int]], dict[tuple[int, date], dict[str, int]], dict[int, dict[str, int]]
 ]:
-    """Totals, daily rows and participant counters as the raw events say they should be."""
+    """Totals, daily rows and participant counters as the raw events (and the archive of
+    deleted ones) say they should be."""
     total: dict[int, dict[str, int]] = {}
     daily: dict[tuple[int, date], dict[str, int]] = {}
 
@@ -224,6 +249,16 @@ def recompute() -> tuple[
     ):
         entry = participants.setdefault(pid, dict.fromkeys(PARTICIPANT_COUNTERS, 0))
         entry["conversions"], entry["suspicious_conversions"] = int(conversions), int(suspicious)
+
+    for row in db.session.scalars(select(ArchivedCounts)):
+        for name in COUNTERS:
+            add(row.customer_id, row.day, name, getattr(row, name))
+        if row.participant_id:
+            entry = participants.setdefault(
+                row.participant_id, dict.fromkeys(PARTICIPANT_COUNTERS, 0)
+            )
+            for name in PARTICIPANT_COUNTERS:
+                entry[name] += getattr(row, name)
     return total, daily, participants
 
 

@@ -1,0 +1,26 @@
+"""Mail jobs: send one outbox row; sweep the outbox for retries that are due."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from referral_app.services import mail as mail_service
+from referral_app.services.queue import enqueue
+
+
+def send(mail_id: int) -> str:
+    """Send outbox row `mail_id` (idempotent: a sent, failed or held row is left alone).
+    On an SMTP failure the row keeps its next attempt time; with RQ the retry is also
+    scheduled right away, and the sweep catches it in any case."""
+    outcome, delay = mail_service.deliver(mail_id)
+    if outcome == "retry" and delay is not None:
+        enqueue(send, mail_id, delay=delay)
+    return outcome
+
+
+def sweep() -> dict[str, Any]:
+    """Every pending mail that is due gets a job again (the worker runs this every minute)."""
+    due = mail_service.due_mail_ids()
+    for mail_id in due:
+        enqueue(send, mail_id)
+    return {"mails_due": len(due)}

@@ -1,0 +1,46 @@
+"""The scheduled jobs (DESIGN.md "Jobs"). Plain functions: the worker runs them on its
+schedule, `flask jobs run daily|monthly` runs them now, tests call them directly. Each is
+idempotent: running it twice, or in two workers at once, has the effect of running it once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from referral_app.models import utcnow
+from referral_app.services import participants, retention, rewards
+
+from . import mail as mail_jobs
+
+
+def daily() -> dict[str, Any]:
+    """Reward grants and their mails (each mail exactly once), deletion of sign-ups never
+    confirmed, salt rotation, and a sweep of mails whose retry is due."""
+    now = utcnow()
+    ledger = rewards.sync_ledger()
+    queued = rewards.queue_reward_mails()
+    unconfirmed = participants.delete_unconfirmed(now)
+    salts = retention.rotate_salts(now)
+    sweep = mail_jobs.sweep()
+    return {
+        "ok": True,
+        "job": "daily",
+        "reward_grants": ledger,
+        "reward_mails_queued": queued,
+        "unconfirmed_deleted": unconfirmed,
+        **salts,
+        **sweep,
+    }
+
+
+def monthly() -> dict[str, Any]:
+    """Raw events past retention are deleted; their counts stay in the aggregates."""
+    return {"ok": True, "job": "monthly", **retention.delete_old_events(utcnow())}
+
+
+def retry_mails() -> dict[str, Any]:
+    """The every-minute sweep: mails whose next attempt is due get a job again."""
+    return {"ok": True, "job": "retry_mails", **mail_jobs.sweep()}
+
+
+JOBS = {"daily": daily, "monthly": monthly, "retry_mails": retry_mails}
