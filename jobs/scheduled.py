@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from referral_app.models import utcnow
-from referral_app.services import participants, retention, rewards
+from referral_app.services import participants, retention, rewards, webhooks
 
 from . import mail as mail_jobs
 
@@ -22,6 +22,7 @@ def daily() -> dict[str, Any]:
     unconfirmed = participants.delete_unconfirmed(now)
     salts = retention.rotate_salts(now)
     sweep = mail_jobs.sweep()
+    webhook_retries = webhooks.retry_due()
     return {
         "ok": True,
         "job": "daily",
@@ -30,6 +31,7 @@ def daily() -> dict[str, Any]:
         "unconfirmed_deleted": unconfirmed,
         **salts,
         **sweep,
+        "webhook_retries": webhook_retries,
     }
 
 
@@ -39,8 +41,14 @@ def monthly() -> dict[str, Any]:
 
 
 def retry_mails() -> dict[str, Any]:
-    """The every-minute sweep: mails whose next attempt is due get a job again."""
-    return {"ok": True, "job": "retry_mails", **mail_jobs.sweep()}
+    """The every-minute sweep: mails and webhook deliveries whose next attempt is due get a
+    job again (their retry state lives in the database, so nothing waits in memory)."""
+    return {
+        "ok": True,
+        "job": "retry_mails",
+        **mail_jobs.sweep(),
+        "webhook_retries": webhooks.retry_due(),
+    }
 
 
 JOBS = {"daily": daily, "monthly": monthly, "retry_mails": retry_mails}

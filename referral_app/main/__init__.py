@@ -1,14 +1,35 @@
-"""The front door: `/` and `/healthz`."""
+"""The front door: `/`, `/healthz` and the API documentation (`/api/openapi.json`, `/api/docs`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, url_for
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
 from sqlalchemy import text
+from werkzeug.routing import IntegerConverter, Map
 
 from ..extensions import db
 
 bp = Blueprint("main", __name__)
+
+MAX_ID = 2**63 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` everywhere: a number above a signed 64-bit id does not match the route, so
+    it is a 404 and never a database error (SQLite raises OverflowError past 2**63 - 1)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+@bp.record_once
+def bounded_ids(state: BlueprintSetupState) -> None:
+    """The main blueprint is registered first, so every later route's `<int:…>` uses it."""
+    state.app.url_map.converters["int"] = IdConverter
 
 
 @bp.get("/")
@@ -45,3 +66,22 @@ def healthz():  # type: ignore[no-untyped-def]
     response.status_code = 200 if healthy else 503
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/api/openapi.json")
+def openapi_json():  # type: ignore[no-untyped-def]
+    """The OpenAPI 3 document, built from the routes this app serves."""
+    from .. import openapi
+
+    response = jsonify(openapi.build(current_app))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/api/docs")
+def api_docs():  # type: ignore[no-untyped-def]
+    """The same document as a readable page, rendered here (no Swagger UI from a CDN)."""
+    from .. import openapi
+
+    document = openapi.build(current_app)
+    return render_template("api_docs.html", doc=document, sections=openapi.sections(document))

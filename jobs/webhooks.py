@@ -1,0 +1,12 @@
+"""Webhook delivery job: one job per delivery (and per retry)."""
+
+from __future__ import annotations
+
+
+def deliver(delivery_id: int) -> str | None:
+    """One attempt at delivery `delivery_id`; safe to run twice (the claim in the database
+    lets only one run send a given attempt). Returns the delivery's new status, or None
+    when it was not due (already sent, being sent, or its retry time not reached)."""
+    from referral_app.services import webhooks
+
+    return webhooks.attempt_delivery(delivery_id)
