@@ -138,3 +138,12 @@ def revoke_api_key(user: User, key_id: int) -> None:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         db.session.commit()
+
+
+def list_api_keys(user: User) -> list[ApiKey]:
+    """The user's keys, newest first, revoked ones included (shown by prefix only)."""
+    return list(
+        db.session.scalars(
+            select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.id.desc())
+        )
+    )

@@ -27,21 +27,27 @@ from . import events
 from .sqlutil import begin_write, insert_ignore, insert_returning_id
 
 
-def wanted_grants(referrals: dict[int, int] | None = None) -> set[tuple[int, int]]:
+def wanted_grants(
+    referrals: dict[int, int] | None = None, customer_id: int | None = None
+) -> set[tuple[int, int]]:
     """(participant_id, reward_id) pairs the referral counts earn. `referrals` overrides the
-    participants' stored counters (the recount passes its own numbers)."""
+    participants' stored counters (the recount passes its own numbers); `customer_id` limits
+    the work to one program."""
     milestones: dict[int, list[tuple[int, int]]] = {}
-    for reward in db.session.scalars(select(RewardMilestone)):
+    reward_query = select(RewardMilestone)
+    participant_query = select(
+        Participant.id,
+        Participant.customer_id,
+        Participant.conversions,
+        Participant.suspicious_conversions,
+    )
+    if customer_id is not None:
+        reward_query = reward_query.where(RewardMilestone.customer_id == customer_id)
+        participant_query = participant_query.where(Participant.customer_id == customer_id)
+    for reward in db.session.scalars(reward_query):
         milestones.setdefault(reward.customer_id, []).append((reward.threshold, reward.id))
     wanted: set[tuple[int, int]] = set()
-    rows = db.session.execute(
-        select(
-            Participant.id,
-            Participant.customer_id,
-            Participant.conversions,
-            Participant.suspicious_conversions,
-        )
-    )
+    rows = db.session.execute(participant_query)
     for pid, customer_id, conversions, suspicious in rows:
         count = referrals.get(pid, 0) if referrals is not None else conversions - suspicious
         for threshold, reward_id in milestones.get(customer_id, []):
@@ -50,15 +56,24 @@ def wanted_grants(referrals: dict[int, int] | None = None) -> set[tuple[int, int
     return wanted
 
 
-def sync_ledger(check: bool = False, referrals: dict[int, int] | None = None) -> dict[str, Any]:
+def sync_ledger(
+    check: bool = False,
+    referrals: dict[int, int] | None = None,
+    customer_id: int | None = None,
+) -> dict[str, Any]:
     """Make the ledger match the referrals: grant what is missing, revoke what is no longer
     earned. With `check`, only count the differences. Commits unless `check`.
 
     Safe to run in two workers at once: new grants are inserted with insert-ignore under the
     unique (participant, reward) key and changes are conditional updates, so each grant is
     made (and announced) once."""
-    wanted = wanted_grants(referrals)
-    grants = {(g.participant_id, g.reward_id): g for g in db.session.scalars(select(RewardGrant))}
+    wanted = wanted_grants(referrals, customer_id)
+    grant_query = select(RewardGrant)
+    if customer_id is not None:
+        grant_query = grant_query.join(
+            Participant, Participant.id == RewardGrant.participant_id
+        ).where(Participant.customer_id == customer_id)
+    grants = {(g.participant_id, g.reward_id): g for g in db.session.scalars(grant_query)}
     missing = [key for key in wanted if key not in grants or grants[key].revoked_at is not None]
     extra = [g.id for key, g in grants.items() if key not in wanted and g.revoked_at is None]
     if check:

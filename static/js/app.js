@@ -3,6 +3,18 @@
 (function () {
   "use strict";
 
+  // A form answered 422 carries its own inline validation errors: swap it in like a 200.
+  // Other errors keep htmx's default (no swap); the page stays as it was.
+  if (window.htmx) {
+    window.htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "422", swap: true },
+      { code: "[45]..", swap: false, error: true },
+      { code: "...", swap: false }
+    ];
+  }
+
   // Live panels poll with hx-trigger="every 10s"; skip the request while the tab is hidden.
   document.addEventListener("htmx:confirm", function (event) {
     var elt = event.detail && event.detail.elt;

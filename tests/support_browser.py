@@ -1,0 +1,77 @@
+"""A real browser against a real server: the app served by werkzeug on 127.0.0.1 (a free
+port, in a thread) and Debian's Chromium driven by Playwright. Skips cleanly where Playwright
+or Chromium is missing. Screenshots go to test-artifacts/ (gitignored, kept by CI).
+
+Use: `from .support_browser import browser_page, live_url, screenshot  # noqa: F401`
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium", "chromium"):
+        if candidate and (found := shutil.which(candidate)):
+            return found
+    return None
+
+
+@pytest.fixture
+def live_url(app) -> Iterator[str]:
+    """The test's app served over HTTP on 127.0.0.1 (threaded, like a real server)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+@pytest.fixture
+def chromium_browser():  # type: ignore[no-untyped-def]
+    """Per test, not per session: a Playwright still running would make any other module's
+    own `sync_playwright()` fail ("Sync API inside the asyncio loop")."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    path = chromium_path()
+    if path is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium_browser):  # type: ignore[no-untyped-def]
+    """A fresh browser context (no cookies) with a German phone-sized-or-larger window."""
+    context = chromium_browser.new_context(locale="de-DE", viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """Keep what the browser showed, as a test artifact."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
