@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -33,13 +33,22 @@ def guard_api(bp: Blueprint, role: str) -> None:
         return None
 
 
-def guard_pages(bp: Blueprint, role: str) -> None:
-    """HTML pages: anonymous users go to the login page, the wrong role gets 403."""
+def guard_pages(bp: Blueprint, role: str, anonymous_status: int = 302) -> None:
+    """HTML pages: the wrong role gets 403. Anonymous users are sent to the login page, or
+    (`anonymous_status=401`, the admin area) answered 401 with the login form in place; an
+    HTMX request (a poll after the session ended) gets 401 and `HX-Redirect` to the login."""
 
     @bp.before_request
     def _check():  # type: ignore[no-untyped-def]
         if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            target = request.full_path.rstrip("?")
+            login_url = url_for("auth.login", next=target)
+            if request.headers.get("HX-Request"):
+                return "", 401, {"HX-Redirect": login_url}
+            if anonymous_status == 401:
+                page = render_template("auth/login.html", error=None, email="", login_next=target)
+                return page, 401
+            return redirect(login_url)
         if not _has_role(role):
             abort(403)
         return None

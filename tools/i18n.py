@@ -42,9 +42,14 @@ def missing(lang: str) -> list[str]:
 def main(argv: list[str]) -> int:
     path, english = _load("en")
     for message in english:
-        if message.id and (not message.string or message.fuzzy):
+        if not message.id:
+            continue
+        if isinstance(message.id, tuple | list):
+            if message.fuzzy or not all(message.string or ()):
+                message.string = tuple(message.id)
+        elif not message.string or message.fuzzy:
             message.string = message.id
-            message.flags.discard("fuzzy")
+        message.flags.discard("fuzzy")
     _save(path, english)
     path, german = _load("de")
     if len(argv) > 2 and argv[1] == "--set-de":
