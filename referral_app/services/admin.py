@@ -466,6 +466,9 @@ def change_program(
         details["reason"] = reason
     record_audit(admin_id, f"program.{action}", "customer", customer.id, details)
     db.session.commit()
+    from .tracking import forget_cached_codes  # this process follows the switch at once
+
+    forget_cached_codes()
     return customer
 
 

@@ -142,7 +142,16 @@ def set_enabled(customer_id: int, enabled: bool) -> bool:
     if customer.referral_enabled != enabled:
         customer.referral_enabled = enabled
         db.session.commit()
+        _forget_cached_codes()
     return customer.program_active
+
+
+def _forget_cached_codes() -> None:
+    """The tracking engine keeps active codes for a few seconds per process: this one
+    follows the switch at once (other app servers within TRACKING_CODE_CACHE_SECONDS)."""
+    from .tracking import forget_cached_codes
+
+    forget_cached_codes()
 
 
 def program_links(customer: Customer, base_url: str) -> dict[str, str]:
