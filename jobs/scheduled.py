@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from referral_app.extensions import db
 from referral_app.models import utcnow
-from referral_app.services import participants, retention, rewards, webhooks
+from referral_app.services import fraud, participants, retention, rewards, webhooks
 
 from . import mail as mail_jobs
 
@@ -21,6 +22,8 @@ def daily() -> dict[str, Any]:
     queued = rewards.queue_reward_mails()
     unconfirmed = participants.delete_unconfirmed(now)
     salts = retention.rotate_salts(now)
+    counters = fraud.purge_expired_counters(db.session, now)
+    db.session.commit()
     sweep = mail_jobs.sweep()
     webhook_retries = webhooks.retry_due()
     return {
@@ -32,6 +35,7 @@ def daily() -> dict[str, Any]:
         **salts,
         **sweep,
         "webhook_retries": webhook_retries,
+        "expired_counters_deleted": counters,
     }
 
 

@@ -28,10 +28,18 @@ def client_ip() -> str:
     return request.remote_addr or "0.0.0.0"  # noqa: S104 - a key, not a bind address
 
 
+def client_key() -> str:
+    """A rate-limit bucket per client without the raw IP in the limiter's storage (Redis,
+    shared by all app servers): a keyed hash of the address."""
+    from .services.crypto import keyed_hash
+
+    return keyed_hash("ratelimit", client_ip())
+
+
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate(compare_type=True, render_as_batch=True)
 login_manager = LoginManager()
-limiter = Limiter(key_func=client_ip, default_limits=[])
+limiter = Limiter(key_func=client_key, default_limits=[])
 mail = Mail()
 csrf = CSRFProtect()
 htmx = HTMX()
