@@ -172,7 +172,9 @@ def test_toggle_with_htmx_swaps_the_status_with_the_server_state(app, client, cu
 
 def test_toggle_without_javascript_redirects_with_a_flash(client, customer, logged_in):
     response = client.post(
-        "/dashboard/program/toggle", data={"enabled": "false", "csrf_token": logged_in}
+        "/dashboard/program/toggle",
+        data={"enabled": "false", "csrf_token": logged_in},
+        headers={"Accept-Language": "en"},
     )
     assert response.status_code == 303
     page = client.get(response.headers["Location"], headers={"Accept-Language": "en"})
