@@ -49,8 +49,13 @@ fmt: dev
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Both benchmarks against MariaDB + Redis (BENCH_DATABASE_URL, BENCH_REDIS_URL; defaults to
+# a referral_bench database on 127.0.0.1). They print their tables and update
+# docs/performance.md.
 bench: dev
-	$(BIN)/python benchmarks/run_all.py
+	mariadb -uroot -h127.0.0.1 -e 'CREATE DATABASE IF NOT EXISTS referral_bench CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
+	$(BIN)/python benchmarks/track.py
+	$(BIN)/python benchmarks/dashboard.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
