@@ -374,17 +374,7 @@ def _sign_up_again(
             event="signup",
             referrer_id=referrer.id,
         )
-    minutes = int(current_app.config.get("SIGNUP_MAIL_INTERVAL_MINUTES", 10))
-    table = Participant.__table__
-    claimed = db.session.execute(
-        table.update()
-        .where(
-            table.c.id == participant.id,
-            (table.c.confirmation_sent_at.is_(None))
-            | (table.c.confirmation_sent_at <= now - timedelta(minutes=minutes)),
-        )
-        .values(confirmation_sent_at=now)
-    ).rowcount
+    claimed = _claim_confirmation_mail(participant.id, now)
     if not claimed:
         return "rate_limited", None
     if participant.status == CONFIRMED_STATUS:
@@ -538,17 +528,7 @@ def resend_confirmation(token: Any) -> str:
     begin_write(db.session())
     participant = _by_confirm_token(token, lock=True)
     now = utcnow().replace(microsecond=0)
-    minutes = int(current_app.config.get("SIGNUP_MAIL_INTERVAL_MINUTES", 10))
-    table = Participant.__table__
-    claimed = db.session.execute(
-        table.update()
-        .where(
-            table.c.id == participant.id,
-            (table.c.confirmation_sent_at.is_(None))
-            | (table.c.confirmation_sent_at <= now - timedelta(minutes=minutes)),
-        )
-        .values(confirmation_sent_at=now)
-    ).rowcount
+    claimed = _claim_confirmation_mail(participant.id, now)
     if not claimed:
         db.session.rollback()
         return "rate_limited"
@@ -896,3 +876,22 @@ def export_participant(customer_id: int, participant_id: int) -> dict[str, Any]:
             for m in mails
         ],
     }
+
+
+def _claim_confirmation_mail(participant_id: int, now: datetime) -> bool:
+    """Take the right to send this person a sign-up mail now: at most one per
+    SIGNUP_MAIL_INTERVAL_MINUTES, decided by one conditional UPDATE (no race between two
+    requests). In the caller's transaction."""
+    minutes = int(current_app.config.get("SIGNUP_MAIL_INTERVAL_MINUTES", 10))
+    table = Participant.__table__
+    return bool(
+        db.session.execute(
+            table.update()
+            .where(
+                table.c.id == participant_id,
+                (table.c.confirmation_sent_at.is_(None))
+                | (table.c.confirmation_sent_at <= now - timedelta(minutes=minutes)),
+            )
+            .values(confirmation_sent_at=now)
+        ).rowcount
+    )
