@@ -2,9 +2,8 @@
 through the real public API, and the fraud rules are scored against DESIGN.md's targets:
 precision ≥ 0.97, recall ≥ 0.95, at most 2 % of real people flagged.
 
-One run per backend (about 1,700 requests) is shared by the tests below. Expectations the
-current rules miss are marked xfail with the finding in docs/fraud-tuning-proposal.md (the proposed
-change, with the simulator's numbers before and after); docs/fraud.md has the table.
+One run per backend (about 1,700 requests) is shared by the tests below. The rules' defaults
+were tuned from what it showed: docs/fraud.md "Findings" has the numbers before and after.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from .support_mail import smtp_server  # noqa: F401 - used through request.getfi
 pytestmark = pytest.mark.slow
 
 PRECISION, RECALL, PEOPLE_FLAGGED = 0.97, 0.95, 0.02
-TUNING = "proposed in docs/fraud-tuning-proposal.md (docs/fraud.md 'Findings')"
 
 _reports: dict[str, simulator.Report] = {}
 
@@ -35,32 +33,14 @@ def report(request, backend_name) -> simulator.Report:
     return _reports[backend_name]
 
 
-@pytest.mark.xfail(
-    reason="one conversion per IP and program blocks colleagues behind an office NAT: "
-    "precision 0.967, 0.995 with 5 (config.py FRAUD_CONVERSIONS_PER_IP, " + TUNING + ")",
-    strict=False,
-)
 def test_precision_meets_the_target(report):
     assert report.overall().precision >= PRECISION, report.table()
 
 
-@pytest.mark.xfail(
-    reason="velocity counts per clock hour with a limit of 30: a click farm's conversions "
-    "a little over 5 s go through; recall 0.948, 0.969 with the proposed velocity window "
-    "and limit (fraud.py velocity_key, config.py " + TUNING + ")",
-    strict=False,
-)
 def test_recall_meets_the_target(report):
     assert report.overall().recall >= RECALL, report.table()
 
 
-@pytest.mark.xfail(
-    reason="one conversion per IP and program flags colleagues behind an office NAT, and the "
-    "'pinterest' pattern takes Pinterest's in-app browser for a bot: 5.5 % of people "
-    "flagged, 1.0 % with both fixed (config.py FRAUD_CONVERSIONS_PER_IP, visitor.py "
-    "_EXTRA_BOTS, " + TUNING + ")",
-    strict=False,
-)
 def test_at_most_two_percent_of_people_are_flagged(report):
     assert report.people_flagged_share() <= PEOPLE_FLAGGED, report.table()
 
@@ -78,16 +58,7 @@ def test_at_most_two_percent_of_people_are_flagged(report):
         ("conversion_replayer", "no_prior_click"),
     ],
 )
-def test_each_fraud_kind_is_caught_by_its_rule(request, backend_name, report, kind, rule):
-    if kind == "instant_converter" and backend_name == "mariadb":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="MariaDB's DATETIME keeps no fractions of a second, so a click's time "
-                "is cut to the second and a 4.5 s conversion can read as 5.x s "
-                "(models/tracking.py Click.created_at, " + TUNING + ")",
-                strict=False,
-            )
-        )
+def test_each_fraud_kind_is_caught_by_its_rule(report, kind, rule):
     row = report.kind(kind)
     assert row.scored > 0
     assert row.expected == {rule: row.scored}
@@ -106,12 +77,6 @@ def test_threshold_rules_let_only_their_allowance_through(report):
     assert repeat.caught_by_expected >= repeat.scored - allowance
 
 
-@pytest.mark.xfail(
-    reason="velocity (30 per clock hour) misses most of a farm's conversions just over 5 s: "
-    "80 % flagged; 89 % with a window from the first conversion and a limit of 20 "
-    "(fraud.py velocity_key, config.py FRAUD_PARTICIPANT_HOURLY_CONVERSIONS, " + TUNING + ")",
-    strict=False,
-)
 def test_click_farms_are_caught(report):
     """A farm's conversions are flagged, but for the few a velocity window lets through
     before its limit (and those a reused proxy and browser make a mere duplicate)."""
@@ -135,11 +100,6 @@ def test_people_are_flagged_only_by_the_shared_ip_rules(report):
     assert rules - {"conversion_rate_limit", "ip_daily_limit"} <= {"bot_user_agent"}
 
 
-@pytest.mark.xfail(
-    reason="'pinterest' in visitor.py _EXTRA_BOTS matches the Pinterest app's in-app browser "
-    "('[Pinterest/Android]'); crawlerdetect already knows Pinterestbot (" + TUNING + ")",
-    strict=False,
-)
 def test_no_browser_of_a_person_is_taken_for_a_bot(report):
     flagged = [
         e.step.ua
@@ -149,11 +109,6 @@ def test_no_browser_of_a_person_is_taken_for_a_bot(report):
     assert flagged == []
 
 
-@pytest.mark.xfail(
-    reason="FRAUD_CONVERSIONS_PER_IP=1 blocks every colleague's conversion after the first "
-    "behind an office NAT: 15 of 35 colleagues flagged, 3 with 5 (config.py, " + TUNING + ")",
-    strict=False,
-)
 def test_colleagues_behind_one_office_ip_are_rarely_flagged(report):
     """Colleagues behind one NAT: in small offices nobody is flagged; in the whole set at most
     one in eight (the 12-person office's 11th and 12th clicks meet FRAUD_IP_DAILY_CLICKS)."""

@@ -254,10 +254,12 @@ def test_redis_outage_falls_back_to_database_counters(make_app, customer):
         assert db.session.execute(db.text("SELECT COUNT(*) FROM rate_counters")).scalar() == 1
 
 
-# --- rule: one conversion per IP, program and 24 hours ---------------------------------------
+# --- rule: conversions per IP, program and 24 hours ------------------------------------------
 
 
-def test_second_conversion_from_one_ip_is_blocked(app, client, customer):
+def test_conversion_over_the_per_ip_limit_is_blocked(make_app, customer):
+    app = make_app(FRAUD_CONVERSIONS_PER_IP=1)
+    client = app.test_client()
     code = customer["ref_code"]
     with time_machine.travel(T0, tick=False) as clock:
         click(client, code, "203.0.113.7", FIREFOX)

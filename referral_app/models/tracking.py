@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -84,7 +85,11 @@ class Click(db.Model):
     reason: Mapped[str | None] = mapped_column(String(32))
     first_in_period: Mapped[bool | None] = mapped_column(Boolean)
     page: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Microseconds on MariaDB/MySQL too (their DATETIME keeps whole seconds): the
+    # fast-conversion rule measures from this time, and a cut-off fraction is up to 1 s.
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), default=utcnow
+    )
 
 
 class Conversion(db.Model):

@@ -218,7 +218,7 @@ RULES = {
             _l("Conversions per IP and day"),
             _l("conversions per IP address and day (flagged above)"),
             "FRAUD_CONVERSIONS_PER_IP",
-            1,
+            5,
             1,
             10_000,
             True,

@@ -79,10 +79,10 @@ class Thresholds:
         return cls(
             window=timedelta(hours=int(config.get("FRAUD_CLICK_WINDOW_HOURS", 24))),
             ip_daily_clicks=int(config.get("FRAUD_IP_DAILY_CLICKS", 10)),
-            conversions_per_ip=int(config.get("FRAUD_CONVERSIONS_PER_IP", 1)),
+            conversions_per_ip=int(config.get("FRAUD_CONVERSIONS_PER_IP", 5)),
             fast_conversion_seconds=float(config.get("FRAUD_FAST_CONVERSION_SECONDS", 5)),
             participant_hourly_conversions=int(
-                config.get("FRAUD_PARTICIPANT_HOURLY_CONVERSIONS", 30)
+                config.get("FRAUD_PARTICIPANT_HOURLY_CONVERSIONS", 20)
             ),
         )
 
@@ -120,8 +120,9 @@ def conversion_ip_key(customer_id: int, ip_hash: str) -> str:
 
 
 def velocity_key(participant_id: int, now: datetime) -> tuple[str, int]:
-    """Conversions on one participant code in this clock hour."""
-    return f"vel:{participant_id}:{now:%Y%m%d%H}", 3600 + 60
+    """Conversions on one participant code within an hour of the window's first one (like
+    every other counter here: a burst is not cut in two by the turn of a clock hour)."""
+    return f"vel:{participant_id}", 3600
 
 
 def hit(
