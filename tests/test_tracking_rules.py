@@ -168,3 +168,46 @@ def test_erased_participant_in_the_cache_answers_404_not_500(app, client, custom
     assert response.status_code == 404
     assert response.get_json()["error"] == "unknown_ref"
     assert counters(app, customer["id"])["clicks"] == 1
+
+
+def _user_agents_for_the_crawler_list() -> list[str]:
+    """Every plain name in crawlerdetect's list inside a browser-like user agent, real
+    browsers, in-app browsers and the simulator's agents: each one of them exercised."""
+    import re
+
+    from crawlerdetect.providers.crawlers import data as patterns
+
+    from . import simulator
+
+    agents = [
+        FIREFOX,
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+        "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0 Mobile Safari/537.36 [Pinterest/Android]",
+        "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+        "Mozilla/5.0 (Linux; Android 10) YandexSearch/7.71 Mobile Safari/537.36",
+        "Yandex",
+    ]
+    agents += [ua for ua in vars(simulator).values() if isinstance(ua, str) and "/" in ua]
+    for pattern in patterns:
+        name = pattern.lstrip("^").rstrip("$").replace("\\", "")
+        if not re.search(r"[\[\](){}|*+?]", name):
+            agents.append(f"Mozilla/5.0 (compatible; {name}/2.1; +https://example.org/bot)")
+            agents.append(f"{name}/1.0")
+    return agents
+
+
+def test_the_bot_list_gives_crawlerdetects_verdict_for_every_agent():
+    """visitor.listed_crawler runs crawlerdetect's list through RE2 (linear time); it must
+    say exactly what crawlerdetect itself says."""
+    from crawlerdetect import CrawlerDetect
+
+    from referral_app.services.visitor import listed_crawler
+
+    detector = CrawlerDetect()
+    agents = _user_agents_for_the_crawler_list()
+    assert len(agents) > 1000
+    differ = [ua for ua in agents if listed_crawler(ua) != detector.is_crawler(ua)]
+    assert differ == []
+    assert sum(listed_crawler(ua) for ua in agents) > 1000

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from crawlerdetect import CrawlerDetect
+import re2
+from crawlerdetect.providers.crawlers import data as _crawler_patterns
+from crawlerdetect.providers.exclusions import data as _exclusion_patterns
 from flask import current_app
 from sqlalchemy import select
 
@@ -31,12 +33,31 @@ _salt_cache: dict[tuple[str, datetime], tuple[int, str] | None] = {}
 _EXTRA_BOTS = re.compile(
     r"headless|phantomjs|puppeteer|playwright|selenium|webdriver|electron|"
     r"whatsapp|telegrambot|slackbot|discordbot|skypeuripreview|facebookexternalhit|"
-    r"twitterbot|linkedinbot|pinterest|embedly|quora link preview|vkshare|redditbot|"
+    r"twitterbot|linkedinbot|pinterestbot|embedly|quora link preview|vkshare|redditbot|"
     r"applebot|bingpreview|google-inspectiontool|python-requests|python-urllib|aiohttp|"
     r"httpx|go-http-client|okhttp|java/|curl/|wget/|libwww|scrapy|node-fetch|axios",
     re.IGNORECASE,
 )
-_detector = CrawlerDetect()
+
+
+def _crawler_matchers() -> tuple[re.Pattern[str], re2._Regexp, re.Pattern[str]]:
+    """crawlerdetect's lists, matched as crawlerdetect does (drop the known-harmless tokens,
+    then look for any crawler pattern), but the 1,400-pattern alternation by RE2 in linear
+    time: Python's backtracking `re` takes over a millisecond per new user agent there. The
+    few patterns RE2 cannot take (lookaheads) stay with `re`."""
+    options = re2.Options()
+    options.case_sensitive = False
+    options.max_mem = 64 << 20
+    linear = [p for p in _crawler_patterns if "(?!" not in p and "(?=" not in p]
+    rest = [p for p in _crawler_patterns if p not in linear] or ["(?!)"]
+    return (
+        re.compile("|".join(_exclusion_patterns), re.IGNORECASE),
+        re2.compile("|".join(linear), options),
+        re.compile("|".join(rest), re.IGNORECASE),
+    )
+
+
+_EXCLUSIONS, _CRAWLERS, _CRAWLERS_REST = _crawler_matchers()
 
 
 @dataclass(frozen=True)
@@ -138,7 +159,13 @@ def is_bot(user_agent: str) -> bool:
         return True
     if _EXTRA_BOTS.search(user_agent):
         return True
-    return bool(_detector.isCrawler(user_agent))
+    return listed_crawler(user_agent)
+
+
+def listed_crawler(user_agent: str) -> bool:
+    """crawlerdetect's verdict (`CrawlerDetect().is_crawler`), in microseconds."""
+    agent = _EXCLUSIONS.sub("", user_agent.strip())
+    return bool(agent) and bool(_CRAWLERS.search(agent) or _CRAWLERS_REST.search(agent))
 
 
 def remember_participant_device(participant_id: int, visitor: Visitor) -> None:
