@@ -83,17 +83,32 @@ def tick(now: datetime | None = None) -> list[str]:
     for periodic in SCHEDULE:
         if not claim(periodic.name, periodic.period(now), periodic.ttl):
             continue
-        started.append(periodic.name)
         if job_queue.inline():
+            started.append(periodic.name)
             try:
                 summary = periodic.func()
                 log.info("scheduled %s: %s", periodic.name, summary)
             except Exception:  # one failed run must not stop the schedule
                 db.session.rollback()
                 log.exception("scheduled %s failed", periodic.name)
-        else:
-            job_queue.enqueue(periodic.func)
+        elif job_queue.enqueue(periodic.func):
+            started.append(periodic.name)
+        else:  # Redis went away after the claim: give it back, the next tick tries again
+            release(periodic.name, periodic.period(now))
     return started
+
+
+def release(name: str, period: str) -> None:
+    """Give back a Redis claim whose run could not be enqueued (best effort: Redis may
+    still be away, and a claim lost with it needs no release)."""
+    from redis.exceptions import RedisError
+
+    from referral_app.redis_conn import get_redis
+
+    try:
+        get_redis().delete(f"referral:{SCHEDULE_PREFIX}{name}:{period}")
+    except RedisError:
+        log.warning("schedule claim %s:%s not released; Redis unavailable", name, period)
 
 
 class AppWorker(Worker):

@@ -1,6 +1,10 @@
 """One way to run a job: through RQ when REDIS_URL is set, in-process otherwise (and in
 tests). Job functions live in the top-level `jobs` package, take ids and are idempotent;
-they keep their own retry state in the database, so a failed attempt is never lost."""
+they keep their own retry state in the database, so a failed attempt is never lost.
+
+Redis being away never fails the caller: the work is already a row in the database (a
+pending mail, a pending webhook delivery) and the periodic sweep hands it to a job once
+Redis is back (docs/jobs.md "Faults")."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +35,30 @@ def get_queue():  # type: ignore[no-untyped-def]
 
 def enqueue(
     func: Callable[..., Any], *args: Any, job_id: str | None = None, delay: timedelta | None = None
-) -> None:
+) -> bool:
     """Run `func(*args)` now in-process, or hand it to RQ (after `delay`, if given).
+    Returns False when RQ could not take it (Redis unreachable); True otherwise.
 
     In-process, a delayed run is not kept in memory: the job's own state in the database
-    (e.g. a mail's `next_attempt_at`) makes the periodic sweep pick it up again.
+    (e.g. a mail's `next_attempt_at`) makes the periodic sweep pick it up again. The same
+    state covers a job RQ could not take: it is logged, not raised.
     """
+    name = getattr(func, "__name__", func)
     if inline():
         if delay is not None:
-            return
+            return True
         try:
             func(*args)
         except Exception:  # a job records its own failure; never break the caller
-            log.exception("in-process job %s failed", getattr(func, "__name__", func))
-        return
-    queue = get_queue()
-    if delay is not None:
-        queue.enqueue_in(delay, func, *args, job_id=job_id)
-    else:
-        queue.enqueue(func, *args, job_id=job_id)
+            log.exception("in-process job %s failed", name)
+        return True
+    try:
+        queue = get_queue()
+        if delay is not None:
+            queue.enqueue_in(delay, func, *args, job_id=job_id)
+        else:
+            queue.enqueue(func, *args, job_id=job_id)
+    except RedisError as exc:
+        log.warning("job %s not enqueued (%s); the sweep runs it later", name, type(exc).__name__)
+        return False
+    return True
