@@ -38,7 +38,9 @@ def register(app: Flask) -> None:
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if not request.path.startswith("/api/referral/track") and response.mimetype == "text/html":
+        if request.path.startswith("/api/referral/track"):
+            return response
+        if response.mimetype == "text/html":
             headers.setdefault(
                 "Content-Security-Policy",
                 "default-src 'self'; img-src 'self' data:; style-src 'self'; "
@@ -46,4 +48,10 @@ def register(app: Flask) -> None:
                 "base-uri 'self'; object-src 'none'",
             )
             headers.setdefault("X-Frame-Options", "DENY")
+        else:
+            # JSON, CSV, SVG …: nothing in them may run or load, or be framed, even when a
+            # browser is pointed at one directly (an SVG can carry script).
+            headers.setdefault(
+                "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+            )
         return response

@@ -23,7 +23,8 @@ def safe_next(target: str | None) -> str | None:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
-    if "\\" in target:
+    # Browsers drop tabs and line breaks in URLs ("/\t/evil.example" is "//evil.example").
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return None
     return target
 
