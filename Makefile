@@ -49,13 +49,12 @@ fmt: dev
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Both benchmarks against MariaDB + Redis (BENCH_DATABASE_URL, BENCH_REDIS_URL; defaults to
-# a referral_bench database on 127.0.0.1). They print their tables and update
-# docs/performance.md.
+# Every benchmark against MariaDB + Redis (BENCH_DATABASE_URL, BENCH_REDIS_URL; defaults to
+# referral_bench* databases on 127.0.0.1, made if missing): gunicorn + an RQ worker, the
+# 1,000,000-click dashboard, the daily job on 10,000 participants. Prints the table and
+# writes it into docs/performance.md. BENCH_ARGS=--quick for a short smoke run.
 bench: dev
-	mariadb -uroot -h127.0.0.1 -e 'CREATE DATABASE IF NOT EXISTS referral_bench CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci'
-	$(BIN)/python benchmarks/track.py
-	$(BIN)/python benchmarks/dashboard.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

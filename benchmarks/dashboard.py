@@ -1,167 +1,65 @@
-"""Benchmark: the customer dashboard with 1,000,000 clicks across 1,000 customers (MariaDB).
+"""The customer dashboard with 1,000,000 clicks across 1,000 customers (MariaDB).
 
-Not a test. It fills a MariaDB database (bulk INSERT … SELECT from MariaDB's sequence engine,
-then `stats rebuild` makes the aggregates from the raw rows, exactly as the operator command
-does), then measures the server time of the overview page and of the live stats fragment
-through the Flask test client: p50/p95/p99 over N requests each, spread over many customers.
-DESIGN.md's target: p95 ≤ 20 ms.
-
-    BENCH_DATABASE_URL='mysql+pymysql://root@127.0.0.1:3306/referral_bench?charset=utf8mb4' \\
-        .venv/bin/python benchmarks/dashboard.py [--requests 200] [--reuse]
-
-The database's tables are dropped and made again by the migrations (unless --reuse finds the
-data already there). Prints one JSON summary as its last line.
+Fills a database with the data set of `data.dashboard` (bulk `INSERT … SELECT`), makes the
+aggregates with `stats rebuild` exactly as the operator command does and proves them with
+`stats rebuild --check`, then measures the server time of the overview page, the live stats
+fragment and the rest of what the page loads, through the Flask test client: p50/p95/p99
+over N requests each, round-robin over 20 customers spread across the id range. DESIGN.md's
+target: p95 <= 20 ms. Run through `benchmarks/run.py`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
-import sys
 import time
-from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from sqlalchemy import func, select, text
+from werkzeug.security import generate_password_hash
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import text  # noqa: E402
-from werkzeug.security import generate_password_hash  # noqa: E402
+from benchmarks import data
+from benchmarks.common import load, make_app, percentile, reset_schema
 
-from referral_app import create_app  # noqa: E402
-from referral_app.extensions import db  # noqa: E402
-from referral_app.services import stats  # noqa: E402
-
-PASSWORD = "bench-passwort"
-BATCH = 100_000
+PASSWORD = data.PASSWORD
 
 
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "mariadb": db.session.execute(text("SELECT VERSION()")).scalar(),
-    }
+def generate(app, customers: int, clicks: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Fresh tables, the raw rows, then the aggregates by `stats rebuild`."""
+    from referral_app.extensions import db
+    from referral_app.services import stats
 
-
-def reset_schema() -> None:
-    with db.engine.begin() as connection:
-        connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS=0")
-        tables = [row[0] for row in connection.exec_driver_sql("SHOW TABLES")]
-        for table in tables:
-            connection.exec_driver_sql(f"DROP TABLE IF EXISTS `{table}`")
-        connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS=1")
-    upgrade(revision="heads")
-
-
-def code(expr: str) -> str:
-    """The program code of customer `expr`, as SQL (same shape as codes.program_code)."""
-    return f"CONCAT('REF', LPAD({expr}, 6, '0'), 'BENCH2')"
-
-
-def generate(customers: int, clicks: int) -> dict:
-    """Customers with logins, raw clicks/conversions/participants over 60 days, then the
-    aggregates by `stats rebuild`. Returns the timings."""
-    started = time.perf_counter()
-    run = lambda sql: db.session.execute(text(sql))  # noqa: E731
-    password_hash = generate_password_hash(PASSWORD)
-    run(
-        f"""INSERT INTO customers (id, company_name, contact_email, imprint, language, ref_code,
-            referral_enabled, created_at, updated_at)
-        SELECT seq, CONCAT('Bench GmbH ', seq), CONCAT('kunde', seq, '@example.com'),
-            'Bench GmbH, Musterstraße 1, 10115 Berlin', 'de', {code("seq")}, 1,
-            UTC_TIMESTAMP(), UTC_TIMESTAMP()
-        FROM seq_1_to_{customers}"""
-    )
-    db.session.execute(
-        text(
-            f"""INSERT INTO users (email, password_hash, role, customer_id, active, created_at)
-            SELECT CONCAT('bench', seq, '@example.com'), :hash, 'customer', seq, 1,
-                UTC_TIMESTAMP() FROM seq_1_to_{customers}"""
-        ),
-        {"hash": password_hash},
-    )
-    db.session.commit()
-    # 1,000,000 clicks: 90 % counted, 7 % duplicates, 3 % blocked; spread over 60 days.
-    for first in range(1, clicks + 1, BATCH):
-        last = min(first + BATCH - 1, clicks)
-        run(
-            f"""INSERT INTO referral_clicks (customer_id, ref_code, salt_id, fingerprint, ip_hash,
-                status, reason, first_in_period, page, created_at)
-            SELECT 1 + seq % {customers}, {code(f"1 + seq % {customers}")},
-                (seq DIV {customers}) % 60,
-                SHA2(seq, 256), SHA2(seq % 250000, 256),
-                CASE WHEN seq % 100 < 90 THEN 'tracked' WHEN seq % 100 < 97 THEN 'duplicate'
-                     ELSE 'blocked' END,
-                CASE WHEN seq % 100 >= 97 THEN 'bot_user_agent' END,
-                CASE WHEN seq % 100 < 90 THEN 1 END,
-                'https://kunde.example/freebie',
-                UTC_TIMESTAMP() - INTERVAL ((seq DIV {customers}) % 60) DAY
-                    - INTERVAL (seq % 86000) SECOND
-            FROM seq_{first}_to_{last}"""
-        )
+    reset_schema(app)
+    with app.app_context():
+        started = time.perf_counter()
+        with db.engine.connect() as connection:
+            data.dashboard(connection, customers, clicks, generate_password_hash(PASSWORD))
+        inserted = time.perf_counter()
+        summary = stats.rebuild()
         db.session.commit()
-    # One conversion for every tenth counted click; every twentieth of those suspicious.
-    conversions = clicks // 10
-    for first in range(1, conversions + 1, BATCH):
-        last = min(first + BATCH - 1, conversions)
-        run(
-            f"""INSERT INTO referral_conversions (customer_id, ref_code, salt_id, fingerprint,
-                ip_hash, status, suspicious, reasons, first_in_period, page, created_at)
-            SELECT 1 + seq % {customers}, {code(f"1 + seq % {customers}")},
-                (seq DIV {customers}) % 60,
-                SHA2(CONCAT('c', seq), 256), SHA2(seq % 250000, 256), 'tracked',
-                seq % 20 = 0, IF(seq % 20 = 0, '["fast_conversion"]', '[]'), 1,
-                'https://kunde.example/danke',
-                UTC_TIMESTAMP() - INTERVAL ((seq DIV {customers}) % 60) DAY
-                    - INTERVAL (seq % 86000) SECOND
-            FROM seq_{first}_to_{last}"""
-        )
-        db.session.commit()
-    participants = customers * 20
-    run(
-        f"""INSERT INTO referral_leads (customer_id, ref_code, email_encrypted, email_hash,
-            alias_hash, status, language, consent_given_at, confirmed_at, clicks, unique_clicks,
-            conversions, suspicious_conversions, created_at, updated_at)
-        SELECT 1 + seq % {customers}, CONCAT('P', LPAD(seq, 7, '0')), UNHEX(SHA2(seq, 256)),
-            SHA2(CONCAT('e', seq), 256), SHA2(CONCAT('a', seq), 256),
-            IF(seq % 4 = 0, 'pending', 'confirmed'), 'de',
-            UTC_TIMESTAMP() - INTERVAL ((seq DIV {customers}) % 60) DAY,
-            IF(seq % 4 = 0, NULL,
-               UTC_TIMESTAMP() - INTERVAL ((seq DIV {customers}) % 60) DAY + INTERVAL 5 MINUTE),
-            0, 0, 0, 0,
-            UTC_TIMESTAMP() - INTERVAL ((seq DIV {customers}) % 60) DAY, UTC_TIMESTAMP()
-        FROM seq_1_to_{participants}"""
-    )
-    db.session.commit()
-    inserted = time.perf_counter()
-    summary = stats.rebuild()
-    rebuilt = time.perf_counter()
-    check = stats.rebuild(check=True)
+        rebuilt = time.perf_counter()
+        check = stats.rebuild(check=True)
+        db.session.remove()
     return {
         "insert_seconds": round(inserted - started, 1),
         "rebuild_seconds": round(rebuilt - inserted, 1),
-        "rebuild_check_ok": check["ok"],
+        "check_seconds": round(time.perf_counter() - rebuilt, 1),
+        "rebuild_check_differences": check["differences"],
         "daily_rows": summary["daily_rows"],
     }
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
+def row_counts(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    from referral_app.extensions import db
+
+    tables = ("customers", "referral_clicks", "referral_conversions", "referral_leads")
+    with app.app_context():
+        counts = {
+            table: db.session.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
+            for table in (*tables, "referral_daily_stats")
+        }
+        db.session.remove()
+    return counts
 
 
 def measure(app, requests: int, customers: int) -> dict:  # type: ignore[no-untyped-def]
@@ -180,6 +78,7 @@ def measure(app, requests: int, customers: int) -> dict:  # type: ignore[no-unty
         for client in clients:  # warm-up: connections, templates, caches
             client.get(path, headers=headers or {})
         samples, cpu = [], []
+        before = load()
         for i in range(requests):
             client = clients[i % len(clients)]
             start, start_cpu = time.perf_counter(), time.process_time()
@@ -196,6 +95,7 @@ def measure(app, requests: int, customers: int) -> dict:  # type: ignore[no-unty
             # Python CPU time of the request (the app's own work, without waiting for MariaDB)
             "cpu_p50_ms": round(percentile(cpu, 50), 2),
             "cpu_p95_ms": round(percentile(cpu, 95), 2),
+            "load_1m": [before, load()],
         }
 
     results = {
@@ -210,6 +110,7 @@ def measure(app, requests: int, customers: int) -> dict:  # type: ignore[no-unty
         c.get("/dashboard/stats", headers={"HX-Request": "true"}).headers["ETag"] for c in clients
     ]
     samples = []
+    before = load()
     for i in range(requests):
         client = clients[i % len(clients)]
         headers = {"HX-Request": "true", "If-None-Match": etags[i % len(clients)]}
@@ -223,74 +124,34 @@ def measure(app, requests: int, customers: int) -> dict:  # type: ignore[no-unty
         "p95_ms": round(percentile(samples, 95), 2),
         "p99_ms": round(percentile(samples, 99), 2),
         "mean_ms": round(statistics.fmean(samples), 2),
+        "load_1m": [before, load()],
     }
     return results
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--clicks", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--reuse", action="store_true", help="keep existing data if present")
-    args = parser.parse_args()
-    url = os.environ.get(
-        "BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/referral_bench?charset=utf8mb4"
-    )
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "bench-secret",
-            "HASH_KEY": "bench-hash",
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_ENABLED": False,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "REDIS_URL": None,
-            "JOBS_INLINE": True,
-            "PUBLIC_BASE_URL": "http://localhost",
-        }
-    )
-    with app.app_context():
-        existing = 0
-        if args.reuse:
+def run(url: str, settings: argparse.Namespace) -> dict[str, Any]:
+    """Generate (unless `settings.reuse` finds the data set there), then measure."""
+    from referral_app.extensions import db
+    from referral_app.models import Click
+
+    app = make_app(url)
+    existing = 0
+    if settings.reuse:
+        with app.app_context():
             try:
-                existing = db.session.execute(text("SELECT COUNT(*) FROM referral_clicks")).scalar()
-            except Exception:  # noqa: BLE001 - no table yet: generate
-                db.session.rollback()
-        if existing >= args.clicks:
-            generated = {"reused": True}
-        else:
-            reset_schema()
-            generated = generate(args.customers, args.clicks)
-        counts = {
-            table: db.session.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
-            for table in (
-                "customers",
-                "referral_clicks",
-                "referral_conversions",
-                "referral_leads",
-                "referral_daily_stats",
-            )
-        }
-        info = machine()
-        db.session.remove()
-    load_before = os.getloadavg()
-    results = measure(app, args.requests, args.customers)
-    info["loadavg_1m_before_after"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
-    print(
-        json.dumps(
-            {
-                "ok": True,
-                "machine": info,
-                "rows": counts,
-                "generate": generated,
-                "results": results,
-                "target_p95_ms": 20,
-            }
-        )
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+                existing = db.session.scalar(select(func.count()).select_from(Click))
+            except Exception:  # noqa: BLE001 - no tables yet: generate
+                existing = 0
+            db.session.remove()
+    if existing == settings.clicks:
+        generated: dict[str, Any] = {"reused": True}
+    else:
+        generated = generate(app, settings.customers, settings.clicks)
+    before = load()
+    results = measure(app, settings.requests, settings.customers)
+    return {
+        "rows": row_counts(app),
+        "generate": generated,
+        "results": results,
+        "load_1m": [before, load()],
+    }
