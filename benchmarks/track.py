@@ -207,7 +207,9 @@ def prepare(app, receiver_url: str) -> tuple[str, str]:  # type: ignore[no-untyp
     return codes
 
 
-def start_server(env: dict[str, str], workers: int) -> tuple[Any, str]:
+def start_server(
+    env: dict[str, str], workers: int, wsgi: str = "benchmarks.bench_wsgi:app"
+) -> tuple[Any, str]:
     base = f"http://127.0.0.1:{free_port()}"
 
     def ready() -> bool:
@@ -218,7 +220,7 @@ def start_server(env: dict[str, str], workers: int) -> tuple[Any, str]:
             return False
 
     args = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", base[7:]]
-    args += ["--backlog", "2048", "benchmarks.bench_wsgi:app"]
+    args += ["--backlog", "2048", wsgi]
     return start(args, env, ready, "gunicorn"), base
 
 
@@ -287,9 +289,18 @@ def run(url: str, redis_url: str, settings: argparse.Namespace) -> dict[str, Any
     env = server_env(url, redis_url)
     use_wrk = shutil.which("wrk") is not None
     generate = run_wrk if use_wrk else run_threads
+    results: dict[str, dict[str, Any]] = {}
+    # DESIGN.md's yardstick first, alone on the machine: a bare Flask no-op, same gunicorn.
+    bare, bare_base = start_server(env, settings.workers, "benchmarks.bare_wsgi:app")
+    try:
+        before = load()
+        results["bare_noop"] = generate(bare_base, "GET", "/bench/noop", None, settings)
+        results["bare_noop"]["load_1m"] = [before, load()]
+        print(f"[bench]   bare_noop: {results['bare_noop']}", flush=True)
+    finally:
+        stop(bare)
     server, base = start_server(env, settings.workers)
     worker = None
-    results: dict[str, dict[str, Any]] = {}
     try:
         worker = start_worker(env, redis)
         click = json.dumps({"ref": plain, "page": "https://coach.example/freebie"})

@@ -71,7 +71,13 @@ def test_bench_quick_run_measures_every_phase_and_keeps_the_aggregates_exact(ben
     report = json.loads(result.stdout.strip().splitlines()[-1])
 
     tracking = report["tracking"]
-    for name in ("noop", "track_click", "track_conversion", "track_conversion_webhook"):
+    for name in (
+        "bare_noop",
+        "noop",
+        "track_click",
+        "track_conversion",
+        "track_conversion_webhook",
+    ):
         assert tracking["results"][name]["requests"] > 0
         assert tracking["results"][name]["non_2xx"] == 0
     assert tracking["rows"]["referral_clicks"] > 0

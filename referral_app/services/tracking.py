@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..extensions import db
@@ -66,7 +67,7 @@ _ATTEMPTS = 3
 T = TypeVar("T")
 
 # (database URL, code) -> (monotonic expiry, owner): active owners only (see `resolve`).
-_code_cache: dict[tuple[str, str], tuple[float, CodeOwner]] = {}
+_code_cache: dict[tuple[URL, str], tuple[float, CodeOwner]] = {}
 
 
 class InvalidRef(DomainError):
@@ -201,7 +202,7 @@ def resolve(ref: object) -> CodeOwner:
     path then needs no query (and no extra transaction) to find a code. The price: a program
     switched off is still tracked by other app servers for up to that long."""
     code = parse_ref(ref)
-    key = (str(db.engine.url), code)
+    key = (db.engine.url, code)  # the URL object: rendering it as text costs more than the lookup
     cached = _code_cache.get(key)
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]

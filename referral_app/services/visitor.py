@@ -19,6 +19,7 @@ from crawlerdetect.providers.crawlers import data as _crawler_patterns
 from crawlerdetect.providers.exclusions import data as _exclusion_patterns
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.engine import URL
 
 from ..extensions import db
 from ..models import HashSalt, utcnow
@@ -27,7 +28,7 @@ from .sqlutil import insert_ignore
 
 _EPOCH = datetime(2000, 1, 1)
 # period_start -> (salt id, salt); salts never change once made, so a process may keep them.
-_salt_cache: dict[tuple[str, datetime], tuple[int, str] | None] = {}
+_salt_cache: dict[tuple[URL, datetime], tuple[int, str] | None] = {}
 
 # Link previewers and headless browsers that crawlerdetect's list may not name.
 _EXTRA_BOTS = re.compile(
@@ -89,8 +90,8 @@ def _period_start(now: datetime) -> datetime:
     return _EPOCH + timedelta(hours=elapsed - elapsed % hours)
 
 
-def _cache_key(period: datetime) -> tuple[str, datetime]:
-    return (str(db.engine.url), period)
+def _cache_key(period: datetime) -> tuple[URL, datetime]:
+    return (db.engine.url, period)
 
 
 def _load_salt(period: datetime, create: bool) -> tuple[int, str] | None:
