@@ -48,6 +48,13 @@ class Config:
         f"sqlite:///{INSTANCE_DIR / 'referral.sqlite3'}"
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 280}
+    # A read replica for the dashboards' reads (services/readonly.py); unset: all on the primary.
+    DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL") or None
+    SQLALCHEMY_BINDS = {"replica": DATABASE_REPLICA_URL} if DATABASE_REPLICA_URL else {}
+    # After a user's own write, their reads stay on the primary this long (replica lag).
+    DATABASE_REPLICA_STICKY_SECONDS = _int("DATABASE_REPLICA_STICKY_SECONDS", 5)
+    # A replica that did not answer is not tried again by this process for this long.
+    DATABASE_REPLICA_RETRY_SECONDS = _int("DATABASE_REPLICA_RETRY_SECONDS", 30)
     REDIS_URL = os.environ.get("REDIS_URL") or None
 
     PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
@@ -139,6 +146,8 @@ class TestConfig(Config):
     HASH_KEY = "test-hash-key"
     DATA_KEY = None
     SQLALCHEMY_DATABASE_URI = "sqlite://"
+    DATABASE_REPLICA_URL = None
+    SQLALCHEMY_BINDS: dict[str, str] = {}
     REDIS_URL = None
     JOBS_INLINE = True
     RATELIMIT_ENABLED = False

@@ -1,4 +1,5 @@
-"""Engine settings that SQLAlchemy's URL can't express: SQLite's WAL and busy timeout.
+"""Engine settings that SQLAlchemy's URL can't express: SQLite's WAL and busy timeout, and
+the read replica's read-only connections (services/readonly.py).
 
 Several gunicorn workers writing to one SQLite file must wait for each other rather than
 fail with "database is locked" (DESIGN.md "Runs on one laptop").
@@ -14,6 +15,9 @@ from .extensions import db
 
 
 def init_app(app: Flask) -> None:
+    from .services import readonly
+
+    readonly.init_app(app)  # the read replica's engine, when DATABASE_REPLICA_URL is set
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     with app.app_context():

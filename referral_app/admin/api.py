@@ -15,11 +15,12 @@ from flask_login import current_user
 from ..access import guard_api
 from ..extensions import csrf
 from ..models import ROLE_ADMIN, utcnow
-from ..services import admin, admin_export, admin_fraud
+from ..services import admin, admin_export, admin_fraud, readonly
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)
 guard_api(bp, ROLE_ADMIN)
+bp.after_request(readonly.remember_write)  # read-your-writes with a replica
 
 
 def csv_download(chunks: Iterator[str], name: str) -> Response:

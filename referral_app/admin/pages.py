@@ -14,13 +14,14 @@ from flask_login import current_user
 from ..access import guard_pages
 from ..auth import safe_next
 from ..models import FRAUD_TYPES, ROLE_ADMIN
-from ..services import admin, admin_export, admin_fraud
+from ..services import admin, admin_export, admin_fraud, readonly
 from ..services.errors import NotFound, ValidationFailed
 from ..templating import render_page
 from .api import csv_download
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 guard_pages(bp, ROLE_ADMIN, anonymous_status=401)
+bp.after_request(readonly.remember_write)  # read-your-writes with a replica
 
 
 @bp.app_template_filter("admin_time")

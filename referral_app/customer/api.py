@@ -14,13 +14,14 @@ from flask_login import current_user
 from ..access import current_customer_id, guard_api
 from ..extensions import csrf
 from ..models import ROLE_CUSTOMER
-from ..services import company, dashboard, milestones
+from ..services import company, dashboard, milestones, readonly
 from ..services.dashboard import program_stats
 from ..services.errors import ValidationFailed
 
 bp = Blueprint("customer_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)  # the guard runs CSRF itself for session logins; API keys need none
 guard_api(bp, ROLE_CUSTOMER)
+bp.after_request(readonly.remember_write)  # read-your-writes with a replica
 
 
 def body() -> dict[str, Any]:

@@ -32,12 +32,13 @@ from jinja2_fragments.flask import render_block
 from ..access import current_customer_id, guard_pages
 from ..extensions import htmx
 from ..models import ROLE_CUSTOMER
-from ..services import accounts, company, dashboard, milestones
+from ..services import accounts, company, dashboard, milestones, readonly
 from ..services.errors import DomainError, ValidationFailed
 from ..templating import render_page
 
 bp = Blueprint("customer", __name__, url_prefix="/dashboard")
 guard_pages(bp, ROLE_CUSTOMER)
+bp.after_request(readonly.remember_write)  # read-your-writes with a replica
 
 
 @bp.context_processor

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from werkzeug.routing import IntegerConverter, Map
 
 from ..extensions import db
+from ..services import readonly
 
 bp = Blueprint("main", __name__)
 
@@ -43,9 +44,12 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.get("/healthz")
 def healthz():  # type: ignore[no-untyped-def]
-    """200 when the database (and Redis, when configured) answer; 503 otherwise."""
+    """200 when the database (and Redis, when configured) answer; 503 otherwise. A read
+    replica that does not answer leaves the app healthy (dashboards read from the primary
+    then) and is reported as `degraded`."""
     checks: dict[str, str] = {}
     healthy = True
+    degraded = False
     try:
         db.session.execute(text("SELECT 1"))
         checks["database"] = "ok"
@@ -62,7 +66,10 @@ def healthz():  # type: ignore[no-untyped-def]
         except Exception:  # noqa: BLE001
             checks["redis"] = "unreachable"
             healthy = False
-    response = jsonify({"ok": healthy, "checks": checks})
+    if readonly.configured():
+        checks["replica"] = readonly.probe()
+        degraded = checks["replica"] != "ok"
+    response = jsonify({"ok": healthy, "degraded": degraded, "checks": checks})
     response.status_code = 200 if healthy else 503
     response.headers["Cache-Control"] = "no-store"
     return response

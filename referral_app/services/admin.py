@@ -4,6 +4,10 @@ actions and the audit trail. The JSON API and the HTMX pages call the same funct
 Numbers come from the aggregates (`referral_stats`, `referral_daily_stats`); the raw event
 tables are read only where no aggregate exists (duplicate IPs, participants, the fraud log),
 always bounded by an index or a time window.
+
+With a read replica (services/readonly.py) the overview, the customer list and the
+drill-down's numbers read from it; a customer's own row (its program state), the actions and
+the audit trail stay on the primary.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import dashboard, stats
+from . import dashboard, readonly, stats
 from .errors import NotFound, ValidationFailed
 from .sqlutil import begin_write
 
@@ -126,11 +130,12 @@ def overview() -> dict[str, Any]:
     """API.md `get-overview`. Totals are sums of the per-customer aggregates, so they equal
     the sum over customers by construction; `avg_conversion_rate` is all conversions over
     all unique clicks (a weighted average, not the mean of the programs' rates)."""
-    sums = db.session.execute(
+    reader = readonly.session()
+    sums = reader.execute(
         select(*[func.coalesce(func.sum(getattr(CustomerStats, n)), 0) for n in COUNTERS])
     ).one()
     totals = {name: int(value) for name, value in zip(COUNTERS, sums, strict=True)}
-    customers, programs_active, suspended = db.session.execute(
+    customers, programs_active, suspended = reader.execute(
         select(
             func.count(Customer.id),
             func.coalesce(func.sum(case((_active_condition(), 1), else_=0)), 0),
@@ -166,7 +171,8 @@ def overview() -> dict[str, Any]:
 
 def top_performers(limit: int = TOP_PERFORMERS) -> list[dict[str, Any]]:
     """The programs with the most counted conversions (ties: the older customer first)."""
-    rows = db.session.execute(
+    reader = readonly.session()
+    rows = reader.execute(
         select(
             Customer.id,
             Customer.company_name,
@@ -196,7 +202,8 @@ def _fraud_counts() -> dict[str, int]:
     household is a signal, not a verdict). IP hashes are salted per day, so a longer window
     would only add up separate days; the 24 hours keep the scan to one day's clicks."""
     since = utcnow() - timedelta(hours=DUPLICATE_IP_HOURS)
-    rate_limit_blocks = db.session.scalar(
+    reader = readonly.session()
+    rate_limit_blocks = reader.scalar(
         select(func.count(FraudLogEntry.id)).where(FraudLogEntry.type.in_(RATE_LIMIT_TYPES))
     )
     shared = (
@@ -210,8 +217,8 @@ def _fraud_counts() -> dict[str, int]:
         .having(func.min(Click.fingerprint) != func.max(Click.fingerprint))
         .subquery()
     )
-    duplicate_ips = db.session.scalar(select(func.count()).select_from(shared))
-    unreviewed = db.session.scalar(
+    duplicate_ips = reader.scalar(select(func.count()).select_from(shared))
+    unreviewed = reader.scalar(
         select(func.count(FraudLogEntry.id)).where(FraudLogEntry.reviewed_at.is_(None))
     )
     return {
@@ -226,7 +233,8 @@ def overall_daily_series(days: int = 30) -> list[dict[str, Any]]:
     last = stats.today()
     first = last - timedelta(days=days - 1)
     columns = [func.sum(getattr(DailyStats, name)) for name in COUNTERS]
-    rows = db.session.execute(
+    reader = readonly.session()
+    rows = reader.execute(
         select(DailyStats.day, *columns)
         .where(DailyStats.day >= first, DailyStats.day <= last)
         .group_by(DailyStats.day)
@@ -301,10 +309,11 @@ def customer_list(query: CustomerQuery, per_page: int = CUSTOMERS_PER_PAGE) -> d
         "name": [Customer.company_name],
         "newest": [Customer.created_at.desc()],
     }[query.sort]
+    reader = readonly.session()
     base = select(Customer.id).where(*conditions)
-    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = reader.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, math.ceil(total / per_page))
-    rows = db.session.execute(
+    rows = reader.execute(
         select(Customer, *n.values())
         .outerjoin(CustomerStats, CustomerStats.customer_id == Customer.id)
         .where(*conditions)
@@ -312,7 +321,7 @@ def customer_list(query: CustomerQuery, per_page: int = CUSTOMERS_PER_PAGE) -> d
         .offset((query.page - 1) * per_page)
         .limit(per_page)
     ).all()
-    open_fraud = _open_fraud_counts([row[0].id for row in rows])
+    open_fraud = _open_fraud_counts(reader, [row[0].id for row in rows])
     items = []
     for row in rows:
         customer = row[0]
@@ -334,10 +343,10 @@ def customer_list(query: CustomerQuery, per_page: int = CUSTOMERS_PER_PAGE) -> d
     }
 
 
-def _open_fraud_counts(customer_ids: list[int]) -> dict[int, int]:
+def _open_fraud_counts(reader: readonly.Reader, customer_ids: list[int]) -> dict[int, int]:
     if not customer_ids:
         return {}
-    rows = db.session.execute(
+    rows = reader.execute(
         select(FraudLogEntry.customer_id, func.count(FraudLogEntry.id))
         .where(FraudLogEntry.customer_id.in_(customer_ids), FraudLogEntry.reviewed_at.is_(None))
         .group_by(FraudLogEntry.customer_id)
@@ -395,8 +404,11 @@ def get_customer(customer_id: int) -> Customer:
 
 def customer_details(customer_id: int, days: int = 30) -> dict[str, Any]:
     """API.md `get-customer-details`: the customer, its S totals and last 30 days, the daily
-    series, the participants count and the latest fraud-log entries."""
+    series, the participants count and the latest fraud-log entries. The customer (its
+    program state, just changed by an action maybe) from the primary, the rest as dashboards
+    read."""
     customer = get_customer(customer_id)
+    reader = readonly.session()
     program = dashboard.program_stats(customer_id)
     today = stats.today()
     daily = [
@@ -404,13 +416,13 @@ def customer_details(customer_id: int, days: int = 30) -> dict[str, Any]:
         for entry in stats.daily_series(customer_id, today - timedelta(days=days - 1), today)
     ]
     by_status = dict(
-        db.session.execute(
+        reader.execute(
             select(Participant.status, func.count(Participant.id))
             .where(Participant.customer_id == customer_id)
             .group_by(Participant.status)
         ).all()
     )
-    recent = db.session.scalars(
+    recent = reader.scalars(
         select(FraudLogEntry)
         .where(FraudLogEntry.customer_id == customer_id)
         .order_by(FraudLogEntry.created_at.desc(), FraudLogEntry.id.desc())

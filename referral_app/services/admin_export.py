@@ -6,6 +6,8 @@
   `utf-8-sig`; `bom=False` leaves it out). Comma-separated, quoted by the csv module.
 - CSV injection: a text cell that begins with = + - @, a tab or a carriage return gets a
   leading apostrophe, so a spreadsheet shows it as text instead of running it as a formula.
+- Read from the read replica when there is one (services/readonly.py); the audit entry that
+  records the export is written to the primary first.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import COUNTERS, Customer, CustomerStats, DailyStats, FraudLogEntry
-from . import stats
+from . import readonly, stats
 from .admin import iso, percent, record_audit
 from .admin_fraud import FraudFilter
 
@@ -103,9 +105,10 @@ def stats_csv(bom: bool = True, batch: int = BATCH) -> Iterator[str]:
     yield (BOM if bom else "") + _csv_chunk([STATS_COLUMNS])
     today = stats.today()
     first_day = today - timedelta(days=29)
+    reader = readonly.session()
     last_id = 0
     while True:
-        rows = db.session.execute(
+        rows = reader.execute(
             select(Customer, *[func.coalesce(getattr(CustomerStats, n), 0) for n in COUNTERS])
             .outerjoin(CustomerStats, CustomerStats.customer_id == Customer.id)
             .where(Customer.id > last_id)
@@ -115,7 +118,7 @@ def stats_csv(bom: bool = True, batch: int = BATCH) -> Iterator[str]:
         if not rows:
             return
         ids = [row[0].id for row in rows]
-        window = _window_sums(ids[0], ids[-1], first_day, today)
+        window = _window_sums(reader, ids[0], ids[-1], first_day, today)
         lines = []
         for row in rows:
             customer = row[0]
@@ -141,8 +144,10 @@ def stats_csv(bom: bool = True, batch: int = BATCH) -> Iterator[str]:
         last_id = ids[-1]
 
 
-def _window_sums(first_id: int, last_id: int, first_day, last_day) -> dict[int, dict[str, int]]:  # type: ignore[no-untyped-def]
-    rows = db.session.execute(
+def _window_sums(  # type: ignore[no-untyped-def]
+    reader: readonly.Reader, first_id: int, last_id: int, first_day, last_day
+) -> dict[int, dict[str, int]]:
+    rows = reader.execute(
         select(
             DailyStats.customer_id,
             *[func.sum(getattr(DailyStats, name)) for name in WINDOW_COUNTERS],
@@ -179,6 +184,7 @@ def fraud_csv(filters: FraudFilter, bom: bool = True, batch: int = BATCH) -> Ite
         entry.reviewed_at,
         entry.reviewed_by,
     )
+    reader = readonly.session()
     last_id: int | None = None
     while True:
         # Plain rows, not ORM objects: a million entries stream at the database's pace.
@@ -191,7 +197,7 @@ def fraud_csv(filters: FraudFilter, bom: bool = True, batch: int = BATCH) -> Ite
         )
         if last_id is not None:
             statement = statement.where(entry.id < last_id)
-        rows = db.session.execute(statement).all()
+        rows = reader.execute(statement).all()
         if not rows:
             return
         yield _csv_chunk(

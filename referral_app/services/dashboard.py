@@ -2,6 +2,10 @@
 aggregates only (never a recount), so the overview and its polling panel stay cheap however
 many raw events there are; lists (participants, conversions, "why not counted") read raw rows
 through indexes, a page at a time.
+
+With a read replica (services/readonly.py) these reads go there: the panel, chart, "why not
+counted", participant list and CSV may lag the primary by a moment. The program's own state
+(on/off, code) is read from the primary, so a switch shows at once.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from ..models import (
     RewardMilestone,
     utcnow,
 )
-from . import crypto, stats
+from . import crypto, readonly, stats
 from .errors import DomainError, NotFound, ValidationFailed
 
 CHART_DAYS = 30
@@ -52,7 +56,7 @@ def daily_rows(customer_id: int, first: date, last: date) -> list[dict[str, Any]
     """stats.daily_series as plain column reads (no ORM objects): one entry per day in
     [first, last], zeros included, oldest first. The dashboard's hot read."""
     columns = [getattr(DailyStats, name) for name in COUNTERS]
-    rows = db.session.execute(
+    rows = readonly.session().execute(
         select(DailyStats.day, *columns).where(
             DailyStats.customer_id == customer_id, DailyStats.day >= first, DailyStats.day <= last
         )
@@ -78,7 +82,8 @@ def program_stats(customer_id: int, series: list[dict[str, Any]] | None = None) 
     """API.md `get-stats`: totals, last 30 days (today included) and the 7-day trend.
 
     One read of the 30-day rollup gives the window and both trend weeks; with the totals row
-    and the customer that is three indexed reads, whatever the number of raw events."""
+    and the customer that is three indexed reads, whatever the number of raw events. The
+    numbers may come from the replica; the customer row (`enabled`) is the primary's."""
     customer = db.session.get(Customer, customer_id)
     today = stats.today()
     if series is None:
@@ -199,7 +204,7 @@ def chart(series: list[dict[str, Any]]) -> dict[str, Any]:
 def failed_mail_count(customer_id: int) -> int:
     """E-mails that could not be sent even after every retry (index customer, status)."""
     return int(
-        db.session.scalar(
+        readonly.session().scalar(
             select(func.count())
             .select_from(OutgoingMail)
             .where(OutgoingMail.customer_id == customer_id, OutgoingMail.status == "failed")
@@ -255,9 +260,10 @@ def not_counted(customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
     last 30 days, at most `limit` of each."""
     since = utcnow() - timedelta(days=NOT_COUNTED_DAYS)
     entries: list[dict[str, Any]] = []
+    reader = readonly.session()
     latest_clicks = _latest(Click, customer_id, since)
     # Plain columns, not ORM objects: this runs on every overview view.
-    clicks = db.session.execute(
+    clicks = reader.execute(
         select(Click.id, Click.created_at, Click.ref_code, Click.status, Click.reason)
         .join(latest_clicks, latest_clicks.c.id == Click.id)
         .where(Click.status != STATUS_TRACKED)
@@ -278,7 +284,7 @@ def not_counted(customer_id: int, limit: int = 20) -> list[dict[str, Any]]:
             }
         )
     latest_conversions = _latest(Conversion, customer_id, since)
-    conversions = db.session.execute(
+    conversions = reader.execute(
         select(
             Conversion.id,
             Conversion.created_at,
@@ -387,10 +393,12 @@ def _participant_query(customer_id: int, status: str | None, q: str | None):  # 
     return query
 
 
-def _rewards_of(participant_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def _rewards_of(
+    session: readonly.Reader, participant_ids: list[int]
+) -> dict[int, list[dict[str, Any]]]:
     if not participant_ids:
         return {}
-    rows = db.session.execute(
+    rows = session.execute(
         select(RewardGrant.participant_id, RewardGrant.earned_at, RewardMilestone)
         .join(RewardMilestone, RewardMilestone.id == RewardGrant.reward_id)
         .where(RewardGrant.participant_id.in_(participant_ids), RewardGrant.revoked_at.is_(None))
@@ -444,10 +452,11 @@ def list_participants(
     after = decode_cursor(cursor)
     if after is not None:
         query = query.where(Participant.id < after)
-    rows = list(db.session.scalars(query.order_by(Participant.id.desc()).limit(limit + 1)))
+    reader = readonly.session()
+    rows = list(reader.scalars(query.order_by(Participant.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    rewards = _rewards_of([p.id for p in rows])
+    rewards = _rewards_of(reader, [p.id for p in rows])
     return {
         "items": [_participant_item(p, rewards.get(p.id, [])) for p in rows],
         "next_cursor": encode_cursor(rows[-1].id) if more and rows else None,
@@ -455,11 +464,13 @@ def list_participants(
 
 
 def get_participant(customer_id: int, participant_id: int) -> dict[str, Any]:
-    """One participant of this customer; another customer's id is not found (no IDOR)."""
+    """One participant of this customer; another customer's id is not found (no IDOR).
+    From the primary: it guards an export or an erasure."""
     participant = db.session.get(Participant, participant_id)
     if participant is None or participant.customer_id != customer_id:
         raise NotFound(str(_l("No such participant.")))
-    return _participant_item(participant, _rewards_of([participant.id]).get(participant.id, []))
+    rewards = _rewards_of(db.session, [participant.id])
+    return _participant_item(participant, rewards.get(participant.id, []))
 
 
 CSV_COLUMNS = (
@@ -492,15 +503,16 @@ def participants_csv_rows(
 
 def _csv_rows(customer_id: int, status: str | None, q: str | None) -> Iterator[list[str]]:
     yield list(CSV_COLUMNS)
+    reader = readonly.session()
     after: int | None = None
     while True:
         query = _participant_query(customer_id, status, q)
         if after is not None:
             query = query.where(Participant.id < after)
-        batch = list(db.session.scalars(query.order_by(Participant.id.desc()).limit(500)))
+        batch = list(reader.scalars(query.order_by(Participant.id.desc()).limit(500)))
         if not batch:
             return
-        rewards = _rewards_of([p.id for p in batch])
+        rewards = _rewards_of(reader, [p.id for p in batch])
         for participant in batch:
             item = _participant_item(participant, rewards.get(participant.id, []))
             item["rewards"] = "; ".join(f"{r['tier']}: {r['title']}" for r in item["rewards"])

@@ -31,7 +31,7 @@ from ..models import (
     Participant,
     utcnow,
 )
-from . import rewards
+from . import readonly, rewards
 from .sqlutil import upsert_increment
 
 PARTICIPANT_COUNTERS = ("clicks", "unique_clicks", "conversions", "suspicious_conversions")
@@ -106,14 +106,16 @@ def with_rate(counters: dict[str, int]) -> dict[str, Any]:
 
 
 def totals(customer_id: int) -> dict[str, int]:
-    row = db.session.get(CustomerStats, customer_id)
+    """The customer's totals row, for dashboards: from the read replica when there is one."""
+    row = readonly.session().get(CustomerStats, customer_id)
     return {name: (getattr(row, name) if row else 0) for name in COUNTERS}
 
 
 def window(customer_id: int, first: date, last: date) -> dict[str, int]:
-    """Sums of the daily rollup over [first, last]."""
+    """Sums of the daily rollup over [first, last] (dashboards: the read replica's)."""
     columns = [func.coalesce(func.sum(getattr(DailyStats, name)), 0) for name in COUNTERS]
-    row = db.session.execute(
+    reader = readonly.session()
+    row = reader.execute(
         select(*columns).where(
             DailyStats.customer_id == customer_id, DailyStats.day >= first, DailyStats.day <= last
         )
@@ -122,8 +124,10 @@ def window(customer_id: int, first: date, last: date) -> dict[str, int]:
 
 
 def daily_series(customer_id: int, first: date, last: date) -> list[dict[str, Any]]:
-    """One entry per day in [first, last], zeros included, oldest first."""
-    rows = db.session.scalars(
+    """One entry per day in [first, last], zeros included, oldest first (dashboards: the
+    read replica's)."""
+    reader = readonly.session()
+    rows = reader.scalars(
         select(DailyStats).where(
             DailyStats.customer_id == customer_id, DailyStats.day >= first, DailyStats.day <= last
         )
