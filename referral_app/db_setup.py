@@ -18,12 +18,55 @@ def init_app(app: Flask) -> None:
     from .services import readonly
 
     readonly.init_app(app)  # the read replica's engine, when DATABASE_REPLICA_URL is set
+    with app.app_context():
+        engines = list(db.engines.values())
+        engine = db.engine
+    if app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_reset_on_return", "rollback") is None:
+        for each in engines:
+            _reset_only_when_needed(each)
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
-    with app.app_context():
-        engine = db.engine
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin)
+
+
+def _reset_only_when_needed(engine: Engine) -> None:
+    """The pool's reset-on-return, minus the ROLLBACK after a transaction that was already
+    committed or rolled back: every request (every tracked click) ends with a COMMIT, and the
+    pool's own rollback after it was one more round trip for nothing. A connection whose
+    transaction may still be open (begun and not ended, an error, anything unknown) is rolled
+    back as before. Needs `pool_reset_on_return=None` (config.py), which hands the reset to
+    this listener."""
+    event.listen(engine, "begin", _mark_open)
+    event.listen(engine, "handle_error", _mark_error)
+    event.listen(engine, "commit", _mark_ended)
+    event.listen(engine, "rollback", _mark_ended)
+    event.listen(engine, "reset", _reset)
+
+
+_ENDED = "referral_transaction_ended"
+
+
+def _mark_open(connection) -> None:  # type: ignore[no-untyped-def]
+    connection.info[_ENDED] = False
+
+
+def _mark_ended(connection) -> None:  # type: ignore[no-untyped-def]
+    connection.info[_ENDED] = True
+
+
+def _mark_error(context) -> None:  # type: ignore[no-untyped-def]
+    # A failed statement (a failed COMMIT included): whatever its state, roll back on return.
+    connection = context.connection
+    if connection is not None and not connection.closed:
+        connection.info[_ENDED] = False
+
+
+def _reset(dbapi_connection, record, state) -> None:  # type: ignore[no-untyped-def]
+    ended = record.info.pop(_ENDED, False)
+    if state.terminate_only or state.transaction_was_reset or ended:
+        return
+    dbapi_connection.rollback()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -49,7 +49,7 @@ def _database_url(backend: str, tmp_root: Path) -> str:
 def backend_config(backend: str, tmp_root: Path, **overrides) -> dict:
     config = {key: getattr(TestConfig, key) for key in dir(TestConfig) if key.isupper()}
     config["SQLALCHEMY_DATABASE_URI"] = _database_url(backend, tmp_root)
-    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "pool_reset_on_return": None}
     if backend == "mariadb" and TEST_REDIS_URL:
         config["REDIS_URL"] = TEST_REDIS_URL
     config.update(overrides)
