@@ -60,6 +60,7 @@ def load_config(app: Flask, config: type[Config] | dict[str, Any] | None) -> Non
 def register_extensions(app: Flask) -> None:
     from . import db_setup
     from .extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
+    from .public.cookieless import CookieFreeSessionInterface
 
     db.init_app(app)
     db_setup.init_app(app)
@@ -70,18 +71,24 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    app.session_interface = CookieFreeSessionInterface()  # none on visitor pages (§ 25 TDDDG)
 
     from . import auth_loaders  # noqa: F401 - registers the Flask-Login loaders
 
 
 def select_locale() -> str:
-    """The user's own setting, then the `lang` session choice, then Accept-Language."""
+    """The user's own setting, then the `lang` session choice, then Accept-Language. Visitor
+    pages read neither the login nor the session: the program's language or Accept-Language."""
     from flask import current_app, has_request_context
     from flask_login import current_user
+
+    from .public.cookieless import cookie_free_request, visitor_language
 
     languages = list(current_app.config["LANGUAGES"])
     if not has_request_context():  # CLI and jobs: the default, unless force_locale says else
         return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if cookie_free_request():
+        return visitor_language()
     if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
         return current_user.locale
     chosen = session.get("lang")

@@ -249,8 +249,10 @@ def test_static_files_do_not_leave_the_static_folder(client):
 # --- 3. CSRF ---------------------------------------------------------------------------------
 
 # Writes without a CSRF token by design: the public tracking and sign-up API (CORS-open,
-# called from customers' own sites, no cookies) and RFC 8058 one-click unsubscribe (the
-# signed link is the key).
+# called from customers' own sites, no cookies), RFC 8058 one-click unsubscribe (the
+# signed link is the key), and "delete my data" on the hub: visitor pages set no session
+# cookie (§ 25 TDDDG) to keep a token in, the secret hub link is the key, and posts from
+# other sites are refused by Fetch Metadata / Origin instead (tests/test_public_cookies.py).
 CSRF_EXEMPT = {
     "public_api.track_click",
     "public_api.track_conversion",
@@ -258,6 +260,7 @@ CSRF_EXEMPT = {
     "public_api.confirm_lead",
     "public_api.resend_confirmation",
     "public.unsubscribe",
+    "public.hub_delete",
 }
 
 
@@ -295,7 +298,7 @@ def test_every_state_changing_route_needs_a_csrf_token(sec_app, tenants, sec_adm
             checked.append(rule.endpoint)
         assert changed_tables(before, snapshot(sec_app)) == [], rule.endpoint
     assert len(set(checked)) >= 35
-    assert {"auth.login", "auth.logout", "auth.set_language", "public.hub_delete"} <= set(checked)
+    assert {"auth.login", "auth.logout", "auth.set_language"} <= set(checked)
 
 
 def test_api_key_writes_need_no_csrf_token_and_get_no_cors(sec_app, tenants):

@@ -1,7 +1,8 @@
 """The participant's hub and the pages linked from e-mails (unsubscribe, delete my data).
 
 Every route here is reached by a secret link, so each is rate-limited per IP (a guesser gets
-few tries at 192-bit tokens) and answers with no-store, no-referrer and noindex headers.
+few tries at 192-bit tokens) and answers with no-store, no-referrer and noindex headers. The
+pages speak the participant's language (the one of their mails) and set no cookie.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from flask import request
 
 from ..extensions import client_ip, csrf, limiter
 from ..services import participants
+from .cookieless import speak
 from .leads import secret_page, token_limit
 from .pages import bp
 
@@ -17,6 +19,7 @@ from .pages import bp
 @bp.get("/hub/<token>")
 @limiter.limit(token_limit)
 def hub(token: str):  # type: ignore[no-untyped-def]
+    speak(participants.participant_by_hub_token(token).language)
     view = participants.hub(token, client_ip(), request.headers.get("User-Agent", ""))
     return secret_page("public/hub.html", hub=view)
 
@@ -26,12 +29,16 @@ def hub(token: str):  # type: ignore[no-untyped-def]
 def hub_delete_confirm(token: str):  # type: ignore[no-untyped-def]
     """The confirmation step before 'delete my data' (works without JavaScript)."""
     participant = participants.participant_by_hub_token(token)
+    speak(participant.language)
     return secret_page("public/delete.html", token=token, participant=participant)
 
 
 @bp.post("/hub/<token>/delete")
 @limiter.limit(token_limit)
+@csrf.exempt  # no session to hold a CSRF token: the secret hub link is the key (and
+# `pages.refuse_cross_site_forms` turns away posts from other sites)
 def hub_delete(token: str):  # type: ignore[no-untyped-def]
+    speak(participants.participant_by_hub_token(token).language)
     participants.erase_by_hub_token(token)
     return secret_page("public/deleted.html")
 
@@ -40,6 +47,7 @@ def hub_delete(token: str):  # type: ignore[no-untyped-def]
 @limiter.limit(token_limit)
 def unsubscribe_page(participant_id: int, token: str):  # type: ignore[no-untyped-def]
     participant = participants.participant_for_unsubscribe(participant_id, token)
+    speak(participant.language)
     return secret_page(
         "public/unsubscribe.html",
         participant=participant,
@@ -52,6 +60,7 @@ def unsubscribe_page(participant_id: int, token: str):  # type: ignore[no-untype
 @limiter.limit(token_limit)
 @csrf.exempt  # RFC 8058 one-click POSTs come from mail providers: the signed link is the key
 def unsubscribe(participant_id: int, token: str):  # type: ignore[no-untyped-def]
+    speak(participants.participant_for_unsubscribe(participant_id, token).language)
     if request.form.get("action") == "delete":
         participants.erase_by_unsubscribe_token(participant_id, token)
         return secret_page("public/deleted.html")

@@ -57,6 +57,9 @@ def confirm_page():  # type: ignore[no-untyped-def]
 @bp.post("/confirm-lead")
 @limiter.limit(token_limit)
 def confirm_lead():  # type: ignore[no-untyped-def]
+    """Confirms by POST only. No CSRF token (the blueprint is exempt, and the page sets no
+    session to keep one in): the unguessable token from the mail is the proof that the
+    person who got the mail is asking."""
     form_post = _is_form_post()
     token = payload().get("token")
     try:
