@@ -1,10 +1,11 @@
 """`flask --app wsgi worker`: runs the jobs and keeps the periodic schedule.
 
-With REDIS_URL it is an RQ worker (jobs run inside the app context, each in a forked work
-horse) with RQ's scheduler for delayed jobs (mail retries), and a small ticker thread that
-enqueues the periodic runs: the mail retry sweep every minute, `daily` once per UTC day,
-`monthly` once per UTC month. Any number of workers may run: each periodic run is claimed
-once with a Redis `SET key NX EX`, so it is enqueued once however many tick.
+With REDIS_URL it is an RQ worker (jobs run inside the app context, one after another in
+the worker process; with WORKER_FORK each in a forked work horse) with RQ's scheduler for
+delayed jobs (mail retries), and a small ticker thread that enqueues the periodic runs: the
+mail retry sweep every minute, `daily` once per UTC day, `monthly` once per UTC month. Any
+number of workers may run: each periodic run is claimed once with a Redis `SET key NX EX`,
+so it is enqueued once however many tick.
 
 Without REDIS_URL the same command runs the schedule in-process in a loop, claiming each
 run in the database (a row in `rate_counters`), so two such processes don't double up.
@@ -12,6 +13,7 @@ run in the database (a row in `rate_counters`), so two such processes don't doub
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -23,8 +25,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from rq import Queue, Worker
+from flask_babel import force_locale, get_translations
+from rq import Queue, SimpleWorker, Worker
 from sqlalchemy import delete
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import configure_mappers
 
 from referral_app.extensions import db
 from referral_app.models import RateCounter, utcnow
@@ -111,10 +116,40 @@ def release(name: str, period: str) -> None:
         log.warning("schedule claim %s:%s not released; Redis unavailable", name, period)
 
 
-class AppWorker(Worker):
-    """An RQ worker whose jobs run inside the Flask app context."""
+def warm_up(app: Flask) -> None:
+    """Do once, in the parent of forking workers, what each job would otherwise pay for
+    again in its freshly forked work horse (which inherits this copy-on-write): importing
+    the job modules, configuring the ORM mappers, compiling the mail templates, loading
+    both translation catalogs, and the dialect's first-connection setup (server version,
+    SQL mode). That first connection is closed again: a horse never gets a connection of
+    the parent's."""
+    from . import webhooks  # noqa: F401 - imported by name in each job (mail: via scheduled)
+
+    with app.app_context():
+        configure_mappers()
+        env = app.jinja_env
+        for name in env.list_templates(filter_func=lambda name: name.startswith("emails/")):
+            env.get_template(name)
+        for language in app.config["LANGUAGES"]:
+            with force_locale(language):
+                get_translations()  # kept in Flask-Babel's per-domain cache
+        try:
+            with db.engine.connect():
+                pass
+        except SQLAlchemyError as exc:  # the database may come later; jobs retry
+            log.warning("worker warm-up: database not reachable (%s)", type(exc).__name__)
+        finally:
+            db.engine.dispose()
+    # Keep the collector away from what exists now: walking it would write to (and so
+    # copy) those pages in every horse.
+    gc.freeze()
+
+
+class _AppContext:
+    """Each job inside the Flask app context, with a session of its own."""
 
     flask_app: Flask
+    parent_pid: int
 
     def perform_job(self, job, queue, execution):  # type: ignore[no-untyped-def]
         with self.flask_app.app_context():
@@ -122,9 +157,22 @@ class AppWorker(Worker):
                 # A forked work horse: never talk over the parent's database connections.
                 db.engine.dispose(close=False)
             try:
-                return super().perform_job(job, queue, execution)
+                return super().perform_job(job, queue, execution)  # type: ignore[misc]
             finally:
                 db.session.remove()
+
+
+class AppWorker(_AppContext, SimpleWorker):
+    """The default: jobs run one after another in the worker process itself, so the
+    connection pool, compiled SQL, templates and catalogs serve every job after the first.
+    A job that kills the process takes the worker with it; its claim in the database
+    (mail lease, webhook claim) runs out and the sweep hands the work to a worker again,
+    as when a host dies (docs/jobs.md "Faults")."""
+
+
+class ForkingAppWorker(_AppContext, Worker):
+    """`WORKER_FORK`: RQ's classic worker, each job in a forked work horse (isolation from
+    a job that crashes or leaks, at ~5x the CPU per mail job, see docs/jobs.md)."""
 
 
 def run(app: Flask, burst: bool = False) -> None:
@@ -172,7 +220,11 @@ def _run_rq(app: Flask, burst: bool) -> None:
     # Its own client without a socket timeout: the worker blocks on the queue for minutes.
     connection = Redis.from_url(app.config["REDIS_URL"])
     queue = Queue(app.config["RQ_QUEUE"], connection=connection)
-    worker = AppWorker([queue], connection=connection)
+    if app.config.get("WORKER_FORK", False):
+        warm_up(app)
+        worker: AppWorker | ForkingAppWorker = ForkingAppWorker([queue], connection=connection)
+    else:
+        worker = AppWorker([queue], connection=connection)
     worker.flask_app = app
     worker.parent_pid = os.getpid()
     if burst:

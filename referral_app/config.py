@@ -124,6 +124,9 @@ class Config:
     MAIL_LEASE_SECONDS = _int("MAIL_LEASE_SECONDS", 300)
     SIGNUP_MAIL_INTERVAL_MINUTES = _int("SIGNUP_MAIL_INTERVAL_MINUTES", 10)
     SCHEDULE_TICK_SECONDS = _int("SCHEDULE_TICK_SECONDS", 10)
+    # The RQ worker runs jobs in its own process (fast: connections, compiled SQL and
+    # templates are reused); true: a forked work horse per job, warmed up (docs/jobs.md).
+    WORKER_FORK = _bool("WORKER_FORK")
     RATELIMIT_TOKEN_ROUTES = os.environ.get("RATELIMIT_TOKEN_ROUTES") or "30/minute"
 
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
