@@ -38,6 +38,10 @@ def register(app: Flask) -> None:
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if app.config["PUBLIC_BASE_URL"].startswith("https://"):
+            # Served over HTTPS: browsers keep to it for a year (no includeSubDomains: the
+            # customer's other subdomains are not ours to decide).
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.path.startswith("/api/referral/track"):
             return response
         if response.mimetype == "text/html":

@@ -1176,3 +1176,14 @@ def test_the_injection_check_accepts_escaped_payloads():
 
     assert_no_injection(f'<p>{escape(PAYLOAD)}</p><input value="{escape(PAYLOAD)}">', "ok")
     assert scan(f"<textarea>{escape(PAYLOAD)}</textarea>").problems == []
+
+
+def test_https_deployments_send_hsts_and_plain_http_ones_do_not(make_app):
+    """Strict-Transport-Security only where the public address is https (a header a
+    browser would keep for a year must not appear on a laptop's http://127.0.0.1)."""
+    secure = make_app(PUBLIC_BASE_URL="https://empfehlen.example")
+    for path in ("/login", "/healthz", "/api/openapi.json"):
+        answer = secure.test_client().get(path, base_url="https://empfehlen.example")
+        assert answer.headers["Strict-Transport-Security"] == "max-age=31536000", path
+    plain = make_app(PUBLIC_BASE_URL="http://127.0.0.1:5000")
+    assert "Strict-Transport-Security" not in plain.test_client().get("/login").headers
