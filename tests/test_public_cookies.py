@@ -358,6 +358,22 @@ def test_visitor_pages_speak_the_programs_language_not_the_sessions(
         assert f'lang="{program_language}"' in response.get_data(as_text=True), path
 
 
+@pytest.mark.parametrize("program_language", ["de", "en"])
+def test_the_confirmation_page_speaks_the_language_of_the_mail(
+    make_app, smtp_server, customer, program_language
+):
+    app = make_app(**smtp_server.config)
+    setup_program(app, customer["id"], language=program_language)
+    signup(app.test_client(), customer["ref_code"], "hanna@example.org")
+    token = token_from(smtp_server.to("hanna@example.org")[-1])
+    other = "en" if program_language == "de" else "de"
+    page = CookieWatch(app).get(
+        f"/api/referral/confirm-lead?token={token}", headers={"Accept-Language": other}
+    )
+    assert page.status_code == 200
+    assert f'lang="{program_language}"' in page.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("language", ["de", "en"])
 def test_pages_without_a_program_follow_accept_language(app, language):
     visitor = CookieWatch(app)

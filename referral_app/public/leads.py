@@ -11,6 +11,7 @@ from ..extensions import client_ip, limiter
 from ..services import participants
 from ..services.errors import DomainError
 from .api import bp, payload
+from .cookieless import speak
 
 
 def token_limit() -> str:
@@ -49,7 +50,8 @@ def confirm_page():  # type: ignore[no-untyped-def]
     """The link in the mail: a page whose form confirms by POST (auto-submitted by
     static/js/confirm.js), so a scanner that fetches the link confirms nothing."""
     token = request.args.get("token", "")
-    state = participants.confirmation_state(token)
+    state, language = participants.confirmation_state(token)
+    speak(language)
     ok = state in ("pending", "already_confirmed")
     return secret_page("public/confirm.html", 200 if ok else 400, token=token, state=state)
 

@@ -457,16 +457,18 @@ def _by_confirm_token(token: Any, lock: bool = False) -> Participant:
     return participant
 
 
-def confirmation_state(token: Any) -> str:
+def confirmation_state(token: Any) -> tuple[str, str | None]:
     """For the page behind the mail link (a GET changes nothing): `pending`,
-    `already_confirmed`, `token_expired` or `invalid_token`."""
+    `already_confirmed`, `token_expired` or `invalid_token`, and the language of the person's
+    mails (None for an unknown link), so the page speaks as the mail did."""
     try:
         participant = _by_confirm_token(token)
     except DomainError as exc:
-        return exc.code
+        return exc.code, None
     if participant.confirm_token_expires_at <= utcnow():
-        return "token_expired"
-    return "already_confirmed" if participant.status == CONFIRMED_STATUS else "pending"
+        return "token_expired", participant.language
+    state = "already_confirmed" if participant.status == CONFIRMED_STATUS else "pending"
+    return state, participant.language
 
 
 def confirm(token: Any, ip: str, user_agent: str) -> Confirmation:
