@@ -11,6 +11,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,9 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture
-def live_url(app) -> Iterator[str]:
-    """The test's app served over HTTP on 127.0.0.1 (threaded, like a real server)."""
+@contextmanager
+def serve(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """`app` served over HTTP on 127.0.0.1 (threaded, like a real server); yields its URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -39,6 +40,13 @@ def live_url(app) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@pytest.fixture
+def live_url(app) -> Iterator[str]:
+    """The test's app served over HTTP on 127.0.0.1."""
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,18 +6,17 @@ without needing a session; the customer and admin areas keep their session cooki
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
 from flask import flash, session
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from referral_app.extensions import db
 from referral_app.models import Customer, Participant
 
 from .conftest import TEST_REDIS_URL
+from .support_browser import serve
 from .support_mail import smtp_server, text_of  # noqa: F401
 from .support_participants import (
     OWN_BROWSER,
@@ -420,15 +419,8 @@ def test_the_program_being_switched_off_shows_a_cookie_free_error(app, customer)
 @pytest.fixture
 def live_mail_url(mail_app) -> Iterator[str]:
     """The mail-sending app over HTTP on 127.0.0.1, as support_browser.live_url does."""
-    server = make_server("127.0.0.1", 0, mail_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with serve(mail_app) as url:
+        yield url
 
 
 @pytest.mark.browser
