@@ -12,5 +12,5 @@ app = Flask(__name__)
 
 
 @app.get("/bench/noop")
-def noop():  # type: ignore[no-untyped-def]
+def noop():
     return jsonify({"ok": True})

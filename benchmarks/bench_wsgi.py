@@ -10,7 +10,7 @@ from referral_app import create_app
 app = create_app()
 
 
-def noop():  # type: ignore[no-untyped-def]
+def noop():
     return jsonify({"ok": True})
 
 

@@ -60,7 +60,7 @@ def app_config(url: str, redis_url: str | None) -> dict[str, Any]:
     }
 
 
-def make_app(url: str, redis_url: str | None = None):  # type: ignore[no-untyped-def]
+def make_app(url: str, redis_url: str | None = None):
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from referral_app import create_app
@@ -88,7 +88,7 @@ def server_env(url: str, redis_url: str) -> dict[str, str]:
     }
 
 
-def reset_schema(app) -> None:  # type: ignore[no-untyped-def]
+def reset_schema(app) -> None:
     """Every table dropped, then made again by the real migrations."""
     from flask_migrate import upgrade
 
@@ -110,7 +110,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(args: list[str], env: dict[str, str], ready: Callable[[], bool], name: str):  # type: ignore[no-untyped-def]
+def start(args: list[str], env: dict[str, str], ready: Callable[[], bool], name: str):
     """Start a process (its output goes to a log file in the temp directory) and wait up to
     60 s until `ready()` is true."""
     log_path = Path(tempfile.gettempdir()) / f"bench-{name}.log"

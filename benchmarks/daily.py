@@ -37,12 +37,13 @@ ROWS_TOUCHED = (
 )
 
 
-def generate(app, participants: int, customers: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def generate(app, participants: int, customers: int) -> dict[str, Any]:
     """Fresh tables, the raw rows, the aggregates and ledger by `stats rebuild`, then the
     state one day of work leaves behind (`data.prepare_daily`)."""
+    from referral_app.core import crypto
     from referral_app.extensions import db
-    from referral_app.services import crypto, stats
-    from referral_app.services import participants as participant_service
+    from referral_app.participants import signup as participant_service
+    from referral_app.tracking import stats
 
     reset_schema(app)
     with app.app_context():
@@ -110,7 +111,7 @@ def empty_queue(redis: Redis, queue_name: str) -> int:
     return int(Queue(queue_name, connection=redis).empty())
 
 
-def mail_counts(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def mail_counts(app) -> dict[str, int]:
     from referral_app.extensions import db
 
     with app.app_context():

@@ -24,10 +24,10 @@ from benchmarks.common import load, make_app, percentile, reset_schema
 PASSWORD = data.PASSWORD
 
 
-def generate(app, customers: int, clicks: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def generate(app, customers: int, clicks: int) -> dict[str, Any]:
     """Fresh tables, the raw rows, then the aggregates by `stats rebuild`."""
     from referral_app.extensions import db
-    from referral_app.services import stats
+    from referral_app.tracking import stats
 
     reset_schema(app)
     with app.app_context():
@@ -49,7 +49,7 @@ def generate(app, customers: int, clicks: int) -> dict[str, Any]:  # type: ignor
     }
 
 
-def row_counts(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def row_counts(app) -> dict[str, int]:
     from referral_app.extensions import db
 
     tables = ("customers", "referral_clicks", "referral_conversions", "referral_leads")
@@ -62,7 +62,7 @@ def row_counts(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return counts
 
 
-def measure(app, requests: int, customers: int) -> dict:  # type: ignore[no-untyped-def]
+def measure(app, requests: int, customers: int) -> dict:
     """Round-robin over 20 logged-in customers spread across the id range."""
     clients = []
     for n in range(20):

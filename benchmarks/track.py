@@ -189,12 +189,13 @@ class Receiver(http.server.ThreadingHTTPServer):
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
-def prepare(app, receiver_url: str) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def prepare(app, receiver_url: str) -> tuple[str, str]:
     """Two programs: a plain one, and one whose webhook endpoint wants every conversion.
     Returns their codes."""
+    from referral_app.accounts import users as accounts
     from referral_app.extensions import db
     from referral_app.models import Customer
-    from referral_app.services import accounts, webhooks
+    from referral_app.webhooks import endpoints as webhooks
 
     with app.app_context():
         plain, _user = accounts.create_customer("bench@example.com", "bench-passwort", "B")
@@ -250,7 +251,7 @@ def drain(redis: Redis, queue_name: str, timeout: float) -> dict[str, Any]:
     }
 
 
-def row_counts(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def row_counts(app) -> dict[str, int]:
     from referral_app.extensions import db
     from referral_app.models import Click, Conversion, FraudLogEntry, WebhookDelivery
 
@@ -266,10 +267,10 @@ def row_counts(app) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return counts
 
 
-def stats_check(app) -> int:  # type: ignore[no-untyped-def]
+def stats_check(app) -> int:
     """`stats rebuild --check`: the number of differences (0 is right)."""
     from referral_app.extensions import db
-    from referral_app.services import stats
+    from referral_app.tracking import stats
 
     with app.app_context():
         result = stats.rebuild(check=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from referral_app.services import mail as mail_service
-from referral_app.services.queue import enqueue
+from referral_app.core.queue import enqueue
+from referral_app.participants import mail as mail_service
 
 
 def send(mail_id: int) -> str:

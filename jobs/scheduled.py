@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobs import mail as mail_jobs
 from referral_app.extensions import db
 from referral_app.models import utcnow
-from referral_app.services import fraud, participants, retention, rewards, webhooks
-
-from . import mail as mail_jobs
+from referral_app.participants import signup as participants
+from referral_app.rewards import ledger as rewards
+from referral_app.tracking import fraud, retention
+from referral_app.webhooks import endpoints as webhooks
 
 
 def daily() -> dict[str, Any]:

@@ -31,12 +31,11 @@ from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 
+from jobs import scheduled
+from referral_app.core import queue as job_queue
+from referral_app.core.sqlutil import begin_write, insert_ignore
 from referral_app.extensions import db
 from referral_app.models import RateCounter, utcnow
-from referral_app.services import queue as job_queue
-from referral_app.services.sqlutil import begin_write, insert_ignore
-
-from . import scheduled
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,7 @@ def claim(name: str, period: str, ttl: int) -> bool:
     """True for exactly one caller per (job, period), across processes and hosts."""
     key = f"{SCHEDULE_PREFIX}{name}:{period}"
     if current_app.config.get("REDIS_URL"):
-        from referral_app.redis_conn import get_redis
+        from referral_app.core.redis_conn import get_redis
 
         return bool(get_redis().set(f"referral:{key}", "1", nx=True, ex=ttl))
     now = utcnow()
@@ -108,7 +107,7 @@ def release(name: str, period: str) -> None:
     still be away, and a claim lost with it needs no release)."""
     from redis.exceptions import RedisError
 
-    from referral_app.redis_conn import get_redis
+    from referral_app.core.redis_conn import get_redis
 
     try:
         get_redis().delete(f"referral:{SCHEDULE_PREFIX}{name}:{period}")
@@ -123,7 +122,7 @@ def warm_up(app: Flask) -> None:
     both translation catalogs, and the dialect's first-connection setup (server version,
     SQL mode). That first connection is closed again: a horse never gets a connection of
     the parent's."""
-    from . import webhooks  # noqa: F401 - imported by name in each job (mail: via scheduled)
+    from jobs import webhooks  # noqa: F401 - imported by name in each job (mail: via scheduled)
 
     with app.app_context():
         configure_mappers()
@@ -151,13 +150,13 @@ class _AppContext:
     flask_app: Flask
     parent_pid: int
 
-    def perform_job(self, job, queue, execution):  # type: ignore[no-untyped-def]
+    def perform_job(self, job, queue, execution):
         with self.flask_app.app_context():
             if os.getpid() != self.parent_pid:
                 # A forked work horse: never talk over the parent's database connections.
                 db.engine.dispose(close=False)
             try:
-                return super().perform_job(job, queue, execution)  # type: ignore[misc]
+                return super().perform_job(job, queue, execution)
             finally:
                 db.session.remove()
 

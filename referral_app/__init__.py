@@ -58,9 +58,9 @@ def load_config(app: Flask, config: type[Config] | dict[str, Any] | None) -> Non
 
 
 def register_extensions(app: Flask) -> None:
-    from . import db_setup
+    from .core import db_setup
     from .extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
-    from .public.cookieless import CookieFreeSessionInterface
+    from .web.public.cookieless import CookieFreeSessionInterface
 
     db.init_app(app)
     db_setup.init_app(app)
@@ -73,7 +73,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.session_interface = CookieFreeSessionInterface()  # none on visitor pages (§ 25 TDDDG)
 
-    from . import auth_loaders  # noqa: F401 - registers the Flask-Login loaders
+    from .web import auth_loaders  # noqa: F401 - registers the Flask-Login loaders
 
 
 def select_locale() -> str:
@@ -82,7 +82,7 @@ def select_locale() -> str:
     from flask import current_app, has_request_context
     from flask_login import current_user
 
-    from .public.cookieless import cookie_free_request, visitor_language
+    from .web.public.cookieless import cookie_free_request, visitor_language
 
     languages = list(current_app.config["LANGUAGES"])
     if not has_request_context():  # CLI and jobs: the default, unless force_locale says else
@@ -98,7 +98,7 @@ def select_locale() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, customer, main, public
+    from .web import admin, auth, customer, main, public
 
     for bp in (
         main.bp,
@@ -114,7 +114,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from .errors import register
+    from .web.errors import register
 
     register(app)
 
@@ -126,20 +126,20 @@ def register_cli(app: Flask) -> None:
 
 
 def register_observability(app: Flask) -> None:
-    from . import metrics
-    from .observability import init_sentry
+    from .core import metrics
+    from .core.observability import init_sentry
 
     app.register_blueprint(metrics.bp)
     init_sentry()
 
 
 def register_request_logging(app: Flask) -> None:
-    from .request_log import register
+    from .web.request_log import register
 
     register(app)
 
 
 def register_jinja(app: Flask) -> None:
-    from .templating import register
+    from .web.templating import register
 
     register(app)

@@ -11,7 +11,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from .services.errors import DomainError
+from .core.errors import DomainError
 
 
 def emit(payload: dict[str, Any]) -> None:
@@ -31,7 +31,7 @@ def register(app: Flask) -> None:
     @click.option("--api-key", "with_key", is_flag=True, help="Also create an admin API key.")
     def create_admin(email: str, password: str, with_key: bool) -> None:
         """Create an admin login (and with --api-key an admin API key, shown once)."""
-        from .services import accounts
+        from .accounts import users as accounts
 
         try:
             user = accounts.create_admin(email, password)
@@ -50,7 +50,7 @@ def register(app: Flask) -> None:
     @click.option("--api-key", "with_key", is_flag=True, help="Also create an API key.")
     def create_customer(email: str, password: str, company: str, with_key: bool) -> None:
         """Create a customer with its login and program code."""
-        from .services import accounts
+        from .accounts import users as accounts
 
         try:
             customer, user = accounts.create_customer(email, password, company)
@@ -70,7 +70,7 @@ def register(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Idempotent demo data: a demo customer with a month of events, and an admin."""
-        from .services import demo
+        from . import demo
 
         summary = demo.seed()
         click.echo("Demo logins:")
@@ -85,7 +85,7 @@ def register(app: Flask) -> None:
     @click.option("--check", is_flag=True, help="Only compare; exit 1 on any difference.")
     def stats_rebuild(check: bool) -> None:
         """Recompute every aggregate from the raw events."""
-        from .services import stats as stats_service
+        from .tracking import stats as stats_service
 
         summary = stats_service.rebuild(check=check)
         emit(summary)

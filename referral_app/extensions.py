@@ -31,7 +31,7 @@ def client_ip() -> str:
 def client_key() -> str:
     """A rate-limit bucket per client without the raw IP in the limiter's storage (Redis,
     shared by all app servers): a keyed hash of the address."""
-    from .services.crypto import keyed_hash
+    from .core.crypto import keyed_hash
 
     return keyed_hash("ratelimit", client_ip())
 

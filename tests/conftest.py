@@ -73,7 +73,7 @@ def _empty_all_tables() -> None:
 
 def _flush_redis(app: Flask) -> None:
     if app.config.get("REDIS_URL"):
-        from referral_app.redis_conn import get_redis
+        from referral_app.core.redis_conn import get_redis
 
         get_redis().flushdb()
 
@@ -184,7 +184,7 @@ def auth(client) -> AuthActions:
 @pytest.fixture
 def customer(app):
     """A customer with an active program and its login (password: 'kunden-passwort')."""
-    from referral_app.services import accounts
+    from referral_app.accounts import users as accounts
 
     with app.app_context():
         customer, user = accounts.create_customer(
@@ -203,7 +203,7 @@ def customer(app):
 
 @pytest.fixture
 def admin(app):
-    from referral_app.services import accounts
+    from referral_app.accounts import users as accounts
 
     with app.app_context():
         user = accounts.create_admin("chefin@example.com", "admin-passwort")
@@ -211,8 +211,8 @@ def admin(app):
 
 
 def api_key_for(app, user_id: int) -> str:
+    from referral_app.accounts import users as accounts
     from referral_app.models import User
-    from referral_app.services import accounts
 
     with app.app_context():
         user = db.session.get(User, user_id)

@@ -1223,8 +1223,8 @@ def _flag_rules(types: Iterable[str], flagged: bool) -> tuple[str, ...]:
 
 def setup_programs(app: Flask, count: int) -> list[Program]:
     """The customers whose programs the traffic visits (set up directly, not traffic)."""
+    from referral_app.accounts import users as accounts
     from referral_app.models import Customer
-    from referral_app.services import accounts
 
     programs = []
     with app.app_context():
@@ -1245,8 +1245,8 @@ def setup_programs(app: Flask, count: int) -> list[Program]:
 def run(app: Flask, mailbox: Any, seed: int = 20310312, scale: float = 1.0) -> Report:
     """Play the whole day through `app` (a fresh database; mail to `mailbox`, a
     tests.support_mail.SmtpServer) and score it."""
-    from referral_app.services.tracking import forget_cached_codes
-    from referral_app.services.visitor import forget_cached_salts
+    from referral_app.tracking.engine import forget_cached_codes
+    from referral_app.tracking.visitor import forget_cached_salts
 
     forget_cached_salts()
     forget_cached_codes()
@@ -1525,7 +1525,7 @@ def standalone_app(url: str, redis_url: str | None, **overrides: Any) -> Flask:
                     connection.exec_driver_sql(f"DROP TABLE IF EXISTS `{table}`")
         upgrade(directory=str(ROOT / "migrations"))
         if redis_url:
-            from referral_app.redis_conn import get_redis
+            from referral_app.core.redis_conn import get_redis
 
             get_redis().flushdb()
     return app

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
+from referral_app.accounts import users as accounts
+from referral_app.core import codes, crypto
 from referral_app.extensions import db
 from referral_app.models import (
     STATUS_TRACKED,
@@ -27,7 +29,7 @@ from referral_app.models import (
     Participant,
     utcnow,
 )
-from referral_app.services import accounts, codes, crypto, stats
+from referral_app.tracking import stats
 
 _serial = itertools.count(1)
 

@@ -10,6 +10,8 @@ from datetime import datetime
 
 import pytest
 
+from referral_app.accounts import users as accounts
+from referral_app.core import codes, crypto
 from referral_app.extensions import db
 from referral_app.models import (
     STATUS_BLOCKED,
@@ -22,7 +24,7 @@ from referral_app.models import (
     RewardMilestone,
     utcnow,
 )
-from referral_app.services import accounts, codes, crypto, stats
+from referral_app.tracking import stats
 
 
 @pytest.fixture

@@ -11,12 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from referral_app.extensions import db
-from referral_app.models import (
-    Customer,
-    OutgoingMail,
-    Participant,
-    RewardMilestone,
-)
+from referral_app.models import Customer, OutgoingMail, Participant, RewardMilestone
 
 from .support_mail import SmtpServer, text_of
 
@@ -116,7 +111,7 @@ def refer(client, ref: str, visitors: int, traveller, first_ip: int = 10) -> lis
 
 
 def participant_row(app, email_hash_of: str | None = None, participant_id: int | None = None):  # type: ignore[no-untyped-def]
-    from referral_app.services import participants
+    from referral_app.participants import signup as participants
 
     with app.app_context():
         if participant_id is not None:
@@ -147,7 +142,7 @@ def mails(app, **filters: Any) -> list[tuple[str, str, int]]:
 
 
 def rebuild_check(app) -> dict:  # type: ignore[no-untyped-def]
-    from referral_app.services import stats
+    from referral_app.tracking import stats
 
     with app.app_context():
         return stats.rebuild(check=True)

@@ -14,9 +14,11 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy import select
 
+from referral_app.accounts import users as accounts
 from referral_app.extensions import db
 from referral_app.models import ApiKey, Participant, User
-from referral_app.services import accounts, links, webhooks
+from referral_app.participants import links
+from referral_app.webhooks import endpoints as webhooks
 
 from .support_customer import add_milestone, add_participant, csrf_from
 
@@ -177,7 +179,7 @@ def make_tenant(app: Flask, email: str, company: str, n: int) -> Tenant:
 
 
 def _hub_hash(participant: Participant) -> str:
-    from referral_app.services import crypto
+    from referral_app.core import crypto
 
     return crypto.token_hash(links.hub_token(participant))
 

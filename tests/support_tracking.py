@@ -88,7 +88,7 @@ def convert(client, ref: str, ip: str, ua: str = FIREFOX, **body: Any) -> dict: 
 
 
 def counters(app, customer_id: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    from referral_app.services import stats
+    from referral_app.tracking import stats
 
     with app.app_context():
         return stats.totals(customer_id)
@@ -128,8 +128,9 @@ def event_rows(app, model_name: str) -> list[dict[str, Any]]:  # type: ignore[no
 
 def add_participant(app, customer_id: int, email: str = "empfehlerin@example.org") -> dict:  # type: ignore[no-untyped-def]
     """A confirmed participant, made as the sign-up flow would store one (its lead counted)."""
+    from referral_app.core import codes, crypto
     from referral_app.models import CONFIRMED_STATUS, Participant, utcnow
-    from referral_app.services import codes, crypto, stats
+    from referral_app.tracking import stats
 
     with app.app_context():
         now = utcnow()
@@ -152,7 +153,7 @@ def add_participant(app, customer_id: int, email: str = "empfehlerin@example.org
 
 
 def add_customer(app, email: str, active: bool = True) -> dict:  # type: ignore[no-untyped-def]
-    from referral_app.services import accounts
+    from referral_app.accounts import users as accounts
 
     with app.app_context():
         customer, user = accounts.create_customer(email, "kunden-passwort", "Zweite GmbH")
@@ -163,7 +164,7 @@ def add_customer(app, email: str, active: bool = True) -> dict:  # type: ignore[
 
 def remember_device(app, participant_id: int, ip: str, ua: str) -> None:  # type: ignore[no-untyped-def]
     """What the sign-up / hub pages do for the participant's own device."""
-    from referral_app.services import visitor
+    from referral_app.tracking import visitor
 
     with app.app_context():
         visitor.remember_participant_device(participant_id, visitor.identify(ip, ua))
@@ -180,7 +181,7 @@ def stats_check(app) -> int:  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def fresh_salts() -> Iterator[None]:
     """Each test empties the tables, salts included: forget the ones this process cached."""
-    from referral_app.services.visitor import forget_cached_salts
+    from referral_app.tracking.visitor import forget_cached_salts
 
     forget_cached_salts()
     yield

@@ -12,7 +12,7 @@ from sqlalchemy import event, insert
 
 from referral_app.extensions import db
 from referral_app.models import Customer, CustomerStats
-from referral_app.services import admin_export
+from referral_app.reporting import exports as admin_export
 
 from .conftest import sql
 from .support_admin import admin_client, world  # noqa: F401

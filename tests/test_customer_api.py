@@ -227,7 +227,7 @@ def test_participants_bad_input_is_a_400(client, customer, key, query):
 
 
 def test_participant_export_and_delete(app, client, customer, key):
-    pytest.importorskip("referral_app.services.participants")
+    pytest.importorskip("referral_app.participants.signup")
     anna = add_participant(app, customer["id"], "anna@example.org")
     export = client.get(f"/api/referral/participants/{anna['id']}/export", headers=key)
     assert export.status_code == 200

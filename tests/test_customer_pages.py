@@ -318,7 +318,7 @@ def test_participants_csv_export(app, client, customer, logged_in, other_custome
 
 
 def test_participant_delete_asks_first_then_erases(app, client, customer, logged_in):
-    pytest.importorskip("referral_app.services.participants")
+    pytest.importorskip("referral_app.participants.signup")
     anna = add_participant(app, customer["id"], "anna@example.org")
     page = client.get(f"/dashboard/participants/{anna['id']}/delete")
     html = page.get_data(as_text=True)
@@ -333,7 +333,7 @@ def test_participant_delete_asks_first_then_erases(app, client, customer, logged
 
 
 def test_participant_json_export_is_a_download(app, client, customer, logged_in):
-    pytest.importorskip("referral_app.services.participants")
+    pytest.importorskip("referral_app.participants.signup")
     anna = add_participant(app, customer["id"], "anna@example.org")
     response = client.get(f"/dashboard/participants/{anna['id']}/export.json")
     assert response.status_code == 200

@@ -21,9 +21,10 @@ from sqlalchemy import select
 
 from jobs import mail as mail_jobs
 from jobs import scheduled
+from referral_app.core import queue
 from referral_app.extensions import db
 from referral_app.models import OutgoingMail, RewardGrant, WebhookDelivery
-from referral_app.services import queue, stats
+from referral_app.tracking import stats
 
 from .conftest import api_key_for
 from .support_faults import (

@@ -12,8 +12,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from referral_app.core import codes
 from referral_app.extensions import db
-from referral_app.services import codes
 
 from .conftest import api_key_for
 
@@ -156,8 +156,8 @@ def test_revoked_or_unknown_api_key_gets_401(app, client, customer):
 
     key = api_key_for(app, customer["user_id"])
     with app.app_context():
+        from referral_app.accounts import users as accounts
         from referral_app.models import User
-        from referral_app.services import accounts
 
         user = db.session.get(User, customer["user_id"])
         key_id = db.session.scalars(db.select(ApiKey.id)).first()

@@ -22,7 +22,7 @@ from referral_app.models import (
     ParticipantDevice,
     RewardGrant,
 )
-from referral_app.services import stats
+from referral_app.tracking import stats
 
 from .support_mail import smtp_server, text_of  # noqa: F401
 from .support_participants import (
@@ -272,7 +272,7 @@ def test_erasing_a_participant_after_the_monthly_cleanup_keeps_rebuild_exact(
         traveller.move_to("2026-08-01 03:00:00")
         mail_app.test_cli_runner().invoke(args=["jobs", "run", "monthly"])
     with mail_app.test_request_context():
-        from referral_app.services import participants
+        from referral_app.participants import signup as participants
 
         participants.erase_participant(customer["id"], anna.id, f"user:{customer['user_id']}")
     assert rebuild_check(mail_app)["differences"] == 0
@@ -373,7 +373,7 @@ def test_a_referral_is_granted_in_its_conversion_and_mailed_by_the_daily_job(
 ):
     """The tracking engine grants in the conversion's transaction (`grant_on_referral`): the
     ledger never lags behind the counters, and the daily job mails the reward once."""
-    from referral_app.services import rewards
+    from referral_app.rewards import ledger as rewards
 
     client = mail_app.test_client()
     with time_machine.travel(START, tick=True) as traveller:

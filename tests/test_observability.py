@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from referral_app.observability import before_send
+from referral_app.core.observability import before_send
 
 
 def test_metrics_answer_from_the_machine_itself(client):

@@ -21,11 +21,13 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import select
 
-from referral_app import create_app, openapi
+from referral_app import create_app, demo
+from referral_app.accounts import users as accounts
 from referral_app.config import TestConfig
 from referral_app.extensions import db
 from referral_app.models import User
-from referral_app.services import accounts, demo, events
+from referral_app.web import openapi
+from referral_app.webhooks import events
 
 from .conftest import api_key_for
 from .support_http import http_receiver  # noqa: F401

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from referral_app.core.errors import NotFound
 from referral_app.extensions import db
 from referral_app.models import (
     AuditEntry,
@@ -19,8 +20,7 @@ from referral_app.models import (
     ParticipantDevice,
     RewardGrant,
 )
-from referral_app.services import participants
-from referral_app.services.errors import NotFound
+from referral_app.participants import signup as participants
 
 from .support_mail import html_of, smtp_server, text_of  # noqa: F401
 from .support_participants import (
@@ -289,7 +289,7 @@ def test_a_token_confirms_once_then_answers_already_confirmed(mail_app, smtp_ser
     assert first.get_json()["ref_code"] == second.get_json()["ref_code"]
     assert first.get_json()["referral_link"].startswith("http://localhost/p/")
     with mail_app.app_context():
-        from referral_app.services import stats
+        from referral_app.tracking import stats
 
         assert stats.totals(customer["id"])["confirmed_leads"] == 1
         assert stats.totals(customer["id"])["leads"] == 1
@@ -451,7 +451,7 @@ def test_delete_my_data_from_the_hub_asks_first_then_erases(mail_app, smtp_serve
     with mail_app.app_context():
         [audit] = db.session.scalars(select(AuditEntry)).all()
         assert audit.action == "participant.erased" and "participant" in audit.details
-        from referral_app.services import stats
+        from referral_app.tracking import stats
 
         totals = stats.totals(customer["id"])
     assert totals["leads"] == 1 and totals["confirmed_leads"] == 1 and totals["conversions"] == 3

@@ -21,9 +21,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 
 from referral_app import create_app
+from referral_app.core import readonly
 from referral_app.extensions import db
 from referral_app.models import CustomerStats
-from referral_app.services import readonly
 from tests.conftest import TEST_DATABASE_URL, AuthActions, backend_config, sql
 from tests.support_customer import (
     add_click,

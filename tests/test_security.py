@@ -399,7 +399,7 @@ def test_login_next_never_leaves_the_site(sec_app, tenants, target):
 def test_safe_next_itself_refuses_what_a_browser_would_read_as_another_host(target):
     """Not only the Location header Werkzeug makes: `safe_next` alone lets through only
     a path on this site (tabs and line breaks, which browsers drop, included)."""
-    from referral_app.auth import safe_next
+    from referral_app.web.auth import safe_next
 
     kept = safe_next(target)
     assert kept is None or _stays_on_site(kept), kept
@@ -794,8 +794,8 @@ def xss_world(make_app, smtp_server, customer):  # noqa: F811
     assert confirmed.status_code == 303
     assert signup(visitor, customer["ref_code"], "opfer@example.org").status_code == 202
 
-    from referral_app.services import mail as mail_service
-    from referral_app.services import webhooks
+    from referral_app.participants import mail as mail_service
+    from referral_app.webhooks import endpoints as webhooks
 
     with app.app_context():
         participant = db.session.scalar(select(Participant))
@@ -822,7 +822,7 @@ def xss_world(make_app, smtp_server, customer):  # noqa: F811
         endpoint_id = webhooks.list_endpoints(customer["id"])[0].id
         assert webhooks.notify_disabled(endpoint_id)
         participant_id, hub = participant.id, confirmed.headers["Location"]
-        from referral_app.services import links
+        from referral_app.participants import links
 
         unsubscribe = links.unsubscribe_url(participant).removeprefix("http://localhost")
     return {
@@ -1132,7 +1132,7 @@ def test_csv_exports_defuse_formulas(sec_app, tenants, sec_admin):
     with sec_app.app_context():
         db.session.get(Customer, a.customer_id).company_name = formula
         participant = db.session.get(Participant, a.ids["participant_id"])
-        from referral_app.services import crypto
+        from referral_app.core import crypto
 
         participant.name_encrypted = crypto.encrypt("@SUM(1+1)*cmd|' /C calc'!A0")
         db.session.commit()

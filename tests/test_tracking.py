@@ -146,7 +146,7 @@ def test_no_table_holds_a_raw_ip_user_agent_or_email(app, client, customer):
                         value = value.decode("latin-1")
                     dump.append(f"{table.name}.{column}={value}")
         if app.config.get("REDIS_URL"):
-            from referral_app.redis_conn import get_redis
+            from referral_app.core.redis_conn import get_redis
 
             for key in get_redis().scan_iter():
                 dump.append(f"redis:{key.decode()}={get_redis().dump(key)!r}")
@@ -238,7 +238,7 @@ def test_ip_limit_without_redis_lives_in_the_database(make_app, customer):
 def test_ip_limit_with_redis_is_one_redis_counter(app, client, customer):
     if not app.config.get("REDIS_URL"):
         pytest.skip("Redis runs with the MariaDB backend")
-    from referral_app.redis_conn import get_redis
+    from referral_app.core.redis_conn import get_redis
 
     click(client, customer["ref_code"], "203.0.113.6")
     with app.app_context():
@@ -751,7 +751,7 @@ def test_rate_limit_storage_holds_no_raw_ip(make_app, customer):
     post(app.test_client(), "track-click", "203.0.113.72", ref=customer["ref_code"])
     with app.app_context():
         if redis_url:
-            from referral_app.redis_conn import get_redis
+            from referral_app.core.redis_conn import get_redis
 
             keys = [key.decode() for key in get_redis().scan_iter("LIMIT*")]
         else:

@@ -10,7 +10,8 @@ import time_machine
 from sqlalchemy import select
 
 from referral_app.extensions import db
-from referral_app.services import fraud, tracking
+from referral_app.tracking import engine as tracking
+from referral_app.tracking import fraud
 
 from .support_tracking import (
     FIREFOX,
@@ -203,7 +204,7 @@ def test_the_bot_list_gives_crawlerdetects_verdict_for_every_agent():
     say exactly what crawlerdetect itself says."""
     from crawlerdetect import CrawlerDetect
 
-    from referral_app.services.visitor import listed_crawler
+    from referral_app.tracking.visitor import listed_crawler
 
     detector = CrawlerDetect()
     agents = _user_agents_for_the_crawler_list()

@@ -13,9 +13,11 @@ import time_machine
 from sqlalchemy import event, func, select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from referral_app.accounts import users as accounts
 from referral_app.extensions import db
 from referral_app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from referral_app.services import accounts, events, webhooks
+from referral_app.webhooks import endpoints as webhooks
+from referral_app.webhooks import events
 
 from .conftest import api_key_for
 from .support_http import http_receiver, mail_text, second_receiver, smtp_sink  # noqa: F401

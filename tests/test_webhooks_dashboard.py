@@ -10,9 +10,10 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from referral_app.accounts import users as accounts
 from referral_app.extensions import db
 from referral_app.models import WebhookEndpoint
-from referral_app.services import accounts, events
+from referral_app.webhooks import events
 
 from .conftest import AuthActions
 from .support_http import http_receiver  # noqa: F401
@@ -224,7 +225,7 @@ def test_switched_off_endpoint_shows_a_notice(
     add_via_form(browser, http_receiver.url)
     [endpoint_id] = endpoint_ids(hook_app)
     http_receiver.always(500)
-    from referral_app.services import webhooks
+    from referral_app.webhooks import endpoints as webhooks
 
     with time_machine.travel(datetime.now(UTC), tick=False) as traveller:
         emit(hook_app, customer)

@@ -12,9 +12,11 @@ import time_machine
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
+from referral_app.core import queue
 from referral_app.extensions import db
 from referral_app.models import WebhookDelivery
-from referral_app.services import events, queue, webhooks
+from referral_app.webhooks import endpoints as webhooks
+from referral_app.webhooks import events
 
 from .conftest import api_key_for
 from .support_http import http_receiver  # noqa: F401

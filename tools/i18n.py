@@ -16,13 +16,13 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent / "referral_app" / "translations"
 
 
-def _load(lang: str):  # type: ignore[no-untyped-def]
+def _load(lang: str):
     path = ROOT / lang / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as handle:
         return path, read_po(handle, locale=lang)
 
 
-def _save(path: Path, catalog) -> None:  # type: ignore[no-untyped-def]
+def _save(path: Path, catalog) -> None:
     with path.open("wb") as handle:
         write_po(handle, catalog, omit_header=False, no_location=True, width=100)
 

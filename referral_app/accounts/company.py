@@ -1,0 +1,236 @@
+"""A customer's company details (shown in every e-mail sent in their name) and the program
+switch. The JSON API and the dashboard forms both come through here, so both validate alike.
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from jinja2 import TemplateNotFound
+from markupsafe import Markup
+
+from ..core.errors import DomainError, NotFound, ValidationFailed
+from ..extensions import db
+from ..models import Customer
+
+LANGUAGES = ("de", "en")
+MAX_IMPRINT = 5000
+# (field, required, max length)
+_TEXT_FIELDS = (
+    ("company_name", True, 200),
+    ("contact_email", True, 254),
+    ("sender_name", False, 200),
+    ("website", False, 500),
+    ("imprint", True, MAX_IMPRINT),
+)
+
+
+def get_customer(customer_id: int) -> Customer:
+    customer = db.session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("No such customer.")
+    return customer
+
+
+def company_dict(customer: Customer) -> dict[str, Any]:
+    """The company details as the API answers them."""
+    return {
+        "company_name": customer.company_name,
+        "contact_email": customer.contact_email,
+        "sender_name": customer.sender_name,
+        "website": customer.website,
+        "imprint": customer.imprint,
+        "language": customer.language,
+    }
+
+
+def validate_company(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Clean the submitted details. Returns (clean values, field → message); never raises,
+    so a form can show every error at once next to its field."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, required, limit in _TEXT_FIELDS:
+        raw = data.get(name)
+        value = raw.strip() if isinstance(raw, str) else ("" if raw is None else None)
+        if value is None:
+            errors[name] = str(_l("Please enter text."))
+            continue
+        if name == "imprint":
+            value = value.replace("\r\n", "\n")
+        if required and not value:
+            errors[name] = str(_l("This field is required."))
+        elif len(value) > limit:
+            errors[name] = str(_l("At most %(n)d characters.", n=limit))
+        clean[name] = value or None
+    if clean.get("contact_email") and "contact_email" not in errors:
+        try:
+            clean["contact_email"] = validate_email(
+                clean["contact_email"], check_deliverability=False
+            ).normalized
+        except EmailNotValidError:
+            errors["contact_email"] = str(_l("Please enter a valid e-mail address."))
+    if clean.get("sender_name") and any(ch in clean["sender_name"] for ch in '\r\n<>"'):
+        # It becomes part of the From header: no line breaks or address syntax.
+        errors["sender_name"] = str(_l("No line breaks, quotes or angle brackets, please."))
+    if clean.get("website") and "website" not in errors:
+        website = clean["website"]
+        if "://" not in website:
+            website = "https://" + website
+        parts = urlsplit(website)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in website:
+            errors["website"] = str(_l("Please enter a web address like https://example.com."))
+        else:
+            clean["website"] = website
+    language = data.get("language")
+    if language in (None, ""):
+        language = None
+    elif language not in LANGUAGES:
+        errors["language"] = str(_l("Choose German or English."))
+    clean["language"] = language
+    return clean, errors
+
+
+def update_company(customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Validate and save. Raises ValidationFailed with every field's message. Commits."""
+    clean, errors = validate_company(data)
+    if errors:
+        raise ValidationFailed(str(_l("Please check the highlighted fields.")), fields=errors)
+    customer = get_customer(customer_id)
+    for name, _required, _limit in _TEXT_FIELDS:
+        setattr(customer, name, clean[name])
+    if clean["language"]:
+        customer.language = clean["language"]
+    db.session.commit()
+    return company_dict(customer)
+
+
+def parse_bool(value: Any) -> bool:
+    """JSON booleans and the usual form spellings; anything else is a validation error."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "on", "yes"):
+            return True
+        if lowered in ("0", "false", "off", "no"):
+            return False
+    raise ValidationFailed(
+        str(_l("'enabled' must be true or false.")),
+        fields={"enabled": str(_l("must be true or false"))},
+    )
+
+
+def set_enabled(customer_id: int, enabled: bool) -> bool:
+    """Switch the program on or off and return the state the server now has. A program an
+    admin suspended cannot be switched on by its customer. Commits."""
+    customer = get_customer(customer_id)
+    if enabled and customer.suspended_at is not None:
+        raise DomainError(
+            str(_l("An administrator has suspended this program. Please contact support.")),
+            code="program_suspended",
+            status=403,
+        )
+    if customer.referral_enabled != enabled:
+        customer.referral_enabled = enabled
+        db.session.commit()
+        _forget_cached_codes()
+    return customer.program_active
+
+
+def _forget_cached_codes() -> None:
+    """The tracking engine keeps active codes for a few seconds per process: this one
+    follows the switch at once (other app servers within TRACKING_CODE_CACHE_SECONDS)."""
+    from ..tracking.engine import forget_cached_codes
+
+    forget_cached_codes()
+
+
+def program_links(customer: Customer, base_url: str) -> dict[str, str]:
+    """The program's shareable link, its hosted pages and the tracking snippets."""
+    base = base_url.rstrip("/")
+    script = f"{base}/static/referral-tracking.js"
+    links = {
+        "program": f"{base}/p/{customer.ref_code}",
+        "thankyou": f"{base}/p/{customer.ref_code}/danke",
+        "snippet_freebie": f'<script src="{script}" data-page="freebie" async></script>',
+        "snippet_thankyou": f'<script src="{script}" data-page="thankyou" async></script>',
+    }
+    if customer.website:
+        separator = "&" if "?" in customer.website else "?"
+        links["own_page"] = f"{customer.website}{separator}ref={customer.ref_code}"
+    return links
+
+
+def mail_preview_context(values: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """What the confirmation-mail preview shows for these (possibly unsaved, possibly
+    invalid) details: the form's values as typed, so the preview follows every keystroke."""
+
+    def text(name: str, limit: int) -> str:
+        value = values.get(name)
+        return value.strip()[:limit] if isinstance(value, str) else ""
+
+    language = values.get("language") if values.get("language") in LANGUAGES else "de"
+    company_name = text("company_name", 200)
+    sender = text("sender_name", 200) or company_name
+    base = base_url.rstrip("/")
+    return {
+        "language": language,
+        "company_name": company_name,
+        "sender_name": sender,
+        "contact_email": text("contact_email", 254),
+        "website": text("website", 500),
+        "imprint": text("imprint", MAX_IMPRINT).replace("\r\n", "\n"),
+        "confirm_url": f"{base}/api/referral/confirm-lead?token=PREVIEW",
+        "unsubscribe_url": f"{base}/#preview",
+        "participant_name": "Alex",
+    }
+
+
+# Inline styles (refused by the dashboard's CSP) and ids (which would clash with the page's).
+_STYLE_ATTRIBUTE = re.compile(r'\s(?:style|id)="[^"]*"')
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.S)
+
+
+def render_mail_preview(preview: dict[str, Any]) -> dict[str, Any]:
+    """The real confirmation mail (templates/emails/confirmation.html, as the mail service
+    sends it) for the preview values: its subject and its body without the e-mail's inline
+    styles (the dashboard's CSP would refuse them) and ids. Call inside `force_locale` of the mail's
+    language. `body_html` is None when there is no such template."""
+    customer = SimpleNamespace(
+        company_name=preview["company_name"] or "…",
+        imprint=preview["imprint"],
+        contact_email=preview["contact_email"],
+        sender_name=preview["sender_name"],
+        website=preview["website"],
+        language=preview["language"],
+    )
+    subject = _(
+        "Please confirm your sign-up for the referral program of %(company)s",
+        company=customer.company_name,
+    )
+    try:
+        html = render_template(
+            "emails/confirmation.html",
+            subject=subject,
+            kind="confirmation",
+            customer=customer,
+            name=preview["participant_name"],
+            confirm_url=preview["confirm_url"],
+            unsubscribe_url=preview["unsubscribe_url"],
+            confirm_hours=int(current_app.config.get("CONFIRMATION_TOKEN_HOURS", 48)),
+        )
+    except TemplateNotFound:
+        return {"subject": subject, "body_html": None}
+    match = _BODY.search(html)
+    body = _STYLE_ATTRIBUTE.sub("", match.group(1) if match else html)
+    # Our own template's output, with the customer's values already escaped by Jinja.
+    return {"subject": subject, "body_html": Markup(body)}  # noqa: S704

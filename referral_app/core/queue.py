@@ -1,0 +1,78 @@
+"""One way to run a job: through RQ when REDIS_URL is set, in-process otherwise (and in
+tests). Job functions live in the top-level `jobs` package, take ids and are idempotent;
+they keep their own retry state in the database, so a failed attempt is never lost. The
+domain names a job by its dotted path ("jobs.mail.send"), as RQ does, so it never imports
+`jobs` (jobs build on the domain, not the reverse).
+
+Redis being away never fails the caller: the work is already a row in the database (a
+pending mail, a pending webhook delivery) and the periodic sweep hands it to a job once
+Redis is back (docs/jobs.md "Faults")."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+
+def inline() -> bool:
+    return bool(current_app.config.get("JOBS_INLINE", True)) or not current_app.config.get(
+        "REDIS_URL"
+    )
+
+
+def get_queue():
+    from rq import Queue
+
+    from .redis_conn import get_redis
+
+    return Queue(current_app.config["RQ_QUEUE"], connection=get_redis())
+
+
+def _resolve(func: Callable[..., Any] | str) -> Callable[..., Any]:
+    if callable(func):
+        return func
+    module, _, name = func.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def enqueue(
+    func: Callable[..., Any] | str,
+    *args: Any,
+    job_id: str | None = None,
+    delay: timedelta | None = None,
+) -> bool:
+    """Run `func(*args)` now in-process, or hand it to RQ (after `delay`, if given).
+    Returns False when RQ could not take it (Redis unreachable); True otherwise.
+
+    In-process, a delayed run is not kept in memory: the job's own state in the database
+    (e.g. a mail's `next_attempt_at`) makes the periodic sweep pick it up again. The same
+    state covers a job RQ could not take: it is logged, not raised.
+    `func` is the job or its dotted name ("jobs.mail.send").
+    """
+    name = getattr(func, "__name__", func)
+    if inline():
+        if delay is not None:
+            return True
+        try:
+            _resolve(func)(*args)
+        except Exception:  # a job records its own failure; never break the caller
+            log.exception("in-process job %s failed", name)
+        return True
+    try:
+        queue = get_queue()
+        if delay is not None:
+            queue.enqueue_in(delay, func, *args, job_id=job_id)
+        else:
+            queue.enqueue(func, *args, job_id=job_id)
+    except RedisError as exc:
+        log.warning("job %s not enqueued (%s); the sweep runs it later", name, type(exc).__name__)
+        return False
+    return True

@@ -1,0 +1,219 @@
+"""CSV exports for the admin: stats per customer and the fraud log.
+
+- Streamed: a generator over id-ordered batches (keyset, never OFFSET), so 10,000 customers
+  or a million log entries never sit in memory at once.
+- UTF-8 with a byte-order mark, so Excel opens umlauts correctly (scripts read it with
+  `utf-8-sig`; `bom=False` leaves it out). Comma-separated, quoted by the csv module.
+- CSV injection: a text cell that begins with = + - @, a tab or a carriage return gets a
+  leading apostrophe, so a spreadsheet shows it as text instead of running it as a formula.
+- Read from the read replica when there is one (services/readonly.py); the audit entry that
+  records the export is written to the primary first.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ..core import readonly
+from ..extensions import db
+from ..models import COUNTERS, Customer, CustomerStats, DailyStats, FraudLogEntry
+from ..tracking import stats
+from .admin import iso, percent, record_audit
+from .fraud_log import FraudFilter
+
+BATCH = 1000
+BOM = "\ufeff"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+STATS_COLUMNS = (
+    "customer_id",
+    "company_name",
+    "ref_code",
+    "program_active",
+    "enabled",
+    "suspended_at",
+    "suspended_reason",
+    "created_at",
+    *COUNTERS,
+    "conversion_rate",
+    "suspicious_share",
+    "clicks_30d",
+    "unique_clicks_30d",
+    "conversions_30d",
+    "suspicious_conversions_30d",
+    "leads_30d",
+)
+FRAUD_COLUMNS = (
+    "id",
+    "created_at",
+    "type",
+    "event",
+    "customer_id",
+    "company_name",
+    "ref_code",
+    "details",
+    "reviewed_at",
+    "reviewed_by",
+)
+WINDOW_COUNTERS = ("clicks", "unique_clicks", "conversions", "suspicious_conversions", "leads")
+
+
+def safe_cell(value: Any) -> Any:
+    """Neutralise a text cell a spreadsheet would run as a formula (OWASP CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _csv_chunk(rows: Iterable[Iterable[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([safe_cell(cell) for cell in row])
+    return buffer.getvalue()
+
+
+def start_stats_export(admin_id: int | None, via: str, bom: bool = True) -> Iterator[str]:
+    """Record the export in the audit trail (now, committed), then hand back the lazy CSV."""
+    record_audit(admin_id, "export.stats", "customer", None, {"via": via})
+    db.session.commit()
+    return stats_csv(bom=bom)
+
+
+def start_fraud_export(
+    admin_id: int | None, via: str, filters: FraudFilter, bom: bool = True
+) -> Iterator[str]:
+    record_audit(
+        admin_id,
+        "export.fraud_log",
+        "fraud_log",
+        None,
+        {"via": via, "filters": filters.as_args(page=None)},
+    )
+    db.session.commit()
+    return fraud_csv(filters, bom=bom)
+
+
+def stats_csv(bom: bool = True, batch: int = BATCH) -> Iterator[str]:
+    """One row per customer (totals, rates, the last 30 days), header first, by id."""
+    yield (BOM if bom else "") + _csv_chunk([STATS_COLUMNS])
+    today = stats.today()
+    first_day = today - timedelta(days=29)
+    reader = readonly.session()
+    last_id = 0
+    while True:
+        rows = reader.execute(
+            select(Customer, *[func.coalesce(getattr(CustomerStats, n), 0) for n in COUNTERS])
+            .outerjoin(CustomerStats, CustomerStats.customer_id == Customer.id)
+            .where(Customer.id > last_id)
+            .order_by(Customer.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        ids = [row[0].id for row in rows]
+        window = _window_sums(reader, ids[0], ids[-1], first_day, today)
+        lines = []
+        for row in rows:
+            customer = row[0]
+            counters = dict(zip(COUNTERS, (int(v) for v in row[1:]), strict=True))
+            recent = window.get(customer.id, dict.fromkeys(WINDOW_COUNTERS, 0))
+            lines.append(
+                [
+                    customer.id,
+                    customer.company_name,
+                    customer.ref_code,
+                    "yes" if customer.program_active else "no",
+                    "yes" if customer.referral_enabled else "no",
+                    iso(customer.suspended_at) or "",
+                    customer.suspended_reason or "",
+                    iso(customer.created_at) or "",
+                    *(counters[name] for name in COUNTERS),
+                    stats.conversion_rate(counters["conversions"], counters["unique_clicks"]),
+                    percent(counters["suspicious_conversions"], counters["conversions"]),
+                    *(recent[name] for name in WINDOW_COUNTERS),
+                ]
+            )
+        yield _csv_chunk(lines)
+        last_id = ids[-1]
+
+
+def _window_sums(
+    reader: readonly.Reader, first_id: int, last_id: int, first_day, last_day
+) -> dict[int, dict[str, int]]:
+    rows = reader.execute(
+        select(
+            DailyStats.customer_id,
+            *[func.sum(getattr(DailyStats, name)) for name in WINDOW_COUNTERS],
+        )
+        .where(
+            DailyStats.customer_id >= first_id,
+            DailyStats.customer_id <= last_id,
+            DailyStats.day >= first_day,
+            DailyStats.day <= last_day,
+        )
+        .group_by(DailyStats.customer_id)
+    )
+    return {
+        row[0]: {
+            name: int(value or 0) for name, value in zip(WINDOW_COUNTERS, row[1:], strict=True)
+        }
+        for row in rows
+    }
+
+
+def fraud_csv(filters: FraudFilter, bom: bool = True, batch: int = BATCH) -> Iterator[str]:
+    """The fraud log under `filters` (all pages), newest first, header first."""
+    yield (BOM if bom else "") + _csv_chunk([FRAUD_COLUMNS])
+    entry = FraudLogEntry
+    columns = (
+        entry.id,
+        entry.created_at,
+        entry.type,
+        entry.event,
+        entry.customer_id,
+        Customer.company_name,
+        entry.ref_code,
+        entry.details,
+        entry.reviewed_at,
+        entry.reviewed_by,
+    )
+    reader = readonly.session()
+    last_id: int | None = None
+    while True:
+        # Plain rows, not ORM objects: a million entries stream at the database's pace.
+        statement = (
+            select(*columns)
+            .outerjoin(Customer, Customer.id == entry.customer_id)
+            .where(*filters.conditions())
+            .order_by(entry.id.desc())
+            .limit(batch)
+        )
+        if last_id is not None:
+            statement = statement.where(entry.id < last_id)
+        rows = reader.execute(statement).all()
+        if not rows:
+            return
+        yield _csv_chunk(
+            [
+                row.id,
+                iso(row.created_at),
+                row.type,
+                row.event or "",
+                row.customer_id or "",
+                row.company_name or "",
+                row.ref_code or "",
+                json.dumps(row.details or {}, ensure_ascii=False, sort_keys=True),
+                iso(row.reviewed_at) or "",
+                row.reviewed_by or "",
+            ]
+            for row in rows
+        )
+        last_id = rows[-1].id

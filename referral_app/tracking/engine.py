@@ -1,0 +1,647 @@
+"""The tracking engine (the seed's ReferralHelper::trackClick / trackConversion).
+
+A click or conversion is one unit of work in one transaction: decide its status with the
+fraud rules (services/fraud.py), insert the event row, write the fraud log, bump the counters
+(`stats.record`, upserts; a referral also grants the milestones it reaches) and commit. The
+read that looks for an earlier counted event only decides the common case; the unique key
+(one counted event per visitor, code and salt period) is what keeps two racing requests
+from both counting. Only after the commit are webhooks told (`events.emit`), so a receiver
+never hears of a rolled-back event.
+
+Every event is stored, counted or not, so a customer can see why a click did not count:
+`tracked` (counted), `duplicate` (this visitor was already counted for this code in the last
+24 h) or `blocked` (a fraud rule held it back; `reason` says which).
+
+Inputs are plain values (the view passes the raw request fields, the client IP and the user
+agent); nothing here reads the Flask request. No raw IP or user agent is stored: the visitor
+is known only by the keyed, salted hashes of `visitor.identify`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from ..core.codes import looks_like_program_code
+from ..core.errors import DomainError
+from ..core.metrics import count_event
+from ..core.sqlutil import begin_write, insert_returning_id
+from ..extensions import db
+from ..models import (
+    STATUS_BLOCKED,
+    STATUS_DUPLICATE,
+    STATUS_TRACKED,
+    Click,
+    Conversion,
+    Customer,
+    Participant,
+    utcnow,
+)
+from ..rewards import ledger as rewards
+from ..webhooks import events
+from . import fraud, stats
+from .fraud import Finding, Thresholds
+from .visitor import Visitor, identify
+
+log = logging.getLogger(__name__)
+
+REF_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_PAGE_LENGTH = 500
+MAX_CLICK_ID = 2**63 - 1
+# MariaDB: deadlock / lock wait timeout. The whole unit of work is simply run again.
+_RETRYABLE_MYSQL_ERRORS = {1213, 1205}
+_ATTEMPTS = 3
+
+T = TypeVar("T")
+
+# (database URL, code) -> (monotonic expiry, owner): active owners only (see `resolve`).
+_code_cache: dict[tuple[URL, str], tuple[float, CodeOwner]] = {}
+
+
+class InvalidRef(DomainError):
+    status = 400
+    code = "invalid_ref"
+
+
+class UnknownRef(DomainError):
+    status = 404
+    code = "unknown_ref"
+
+
+class ProgramInactive(DomainError):
+    status = 403
+    code = "program_inactive"
+
+
+@dataclass(frozen=True)
+class CodeOwner:
+    """Whose referral code this is: a program's own code or one of its participants'."""
+
+    ref_code: str
+    customer_id: int
+    participant_id: int | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one event, as the public API reports it."""
+
+    status: str
+    event_id: int
+    customer_id: int
+    participant_id: int | None
+    suspicious: bool = False
+    reasons: tuple[str, ...] = ()
+    # (participant, reward) grants this referral earned, to announce after the commit
+    rewards_earned: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def counted(self) -> bool:
+        return self.status == STATUS_TRACKED
+
+
+# --- input --------------------------------------------------------------------------------
+
+
+def parse_ref(value: object) -> str:
+    """A referral code as sent: 1-64 of [A-Za-z0-9_-] (what referral-tracking.js sends).
+    Codes are upper case; a code typed in lower case is the same code."""
+    if not isinstance(value, str):
+        raise InvalidRef(_("A referral code (ref) is required."))
+    value = value.strip()
+    if not REF_PATTERN.fullmatch(value):
+        raise InvalidRef(_("This is not a valid referral code."))
+    return value.upper()
+
+
+def clean_page(value: object) -> str | None:
+    """The page an event happened on, reduced to scheme://host/path: query strings and
+    fragments may carry personal data (e-mail addresses from a form, tokens), so they are
+    dropped, as are user names in the URL and paths holding an '@'. Anything else: None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parts = urlsplit(value.strip()[:2048])
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port else host
+    path = parts.path if "@" not in parts.path else "/"
+    return urlunsplit((parts.scheme.lower(), netloc, path or "/", "", ""))[:MAX_PAGE_LENGTH]
+
+
+def parse_click_id(value: object) -> int | None:
+    """The click id the tracking script carries from the freebie page: a positive integer.
+    Anything else is ignored (the conversion is still tracked, as if no id came), because a
+    mangled URL parameter must not cost a real conversion."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
+        number = int(value.strip())
+    else:
+        return None
+    return number if 0 < number <= MAX_CLICK_ID else None
+
+
+# --- codes --------------------------------------------------------------------------------
+
+
+def lookup(code: str) -> CodeOwner | None:
+    """The owner of an (already parsed) code, active or not; None when no one has it."""
+    if looks_like_program_code(code):
+        row = db.session.execute(
+            select(
+                Customer.id, Customer.ref_code, Customer.referral_enabled, Customer.suspended_at
+            ).where(Customer.ref_code == code)
+        ).first()
+        if row is None:
+            return None
+        return CodeOwner(row[1], row[0], None, bool(row[2]) and row[3] is None)
+    if len(code) > 16:
+        return None
+    row = db.session.execute(
+        select(
+            Participant.id,
+            Participant.ref_code,
+            Participant.customer_id,
+            Customer.referral_enabled,
+            Customer.suspended_at,
+        )
+        .join(Customer, Customer.id == Participant.customer_id)
+        .where(Participant.ref_code == code)
+    ).first()
+    if row is None:
+        return None
+    return CodeOwner(row[1], row[2], row[0], bool(row[3]) and row[4] is None)
+
+
+def resolve(ref: object) -> CodeOwner:
+    """The owner of a code that may be tracked now. Raises InvalidRef, UnknownRef (404) or
+    ProgramInactive (403): the public API's answers for a code it cannot use.
+
+    Active owners are kept per process for TRACKING_CODE_CACHE_SECONDS (default 5): the hot
+    path then needs no query (and no extra transaction) to find a code. The price: a program
+    switched off is still tracked by other app servers for up to that long."""
+    code = parse_ref(ref)
+    key = (db.engine.url, code)  # the URL object: rendering it as text costs more than the lookup
+    cached = _code_cache.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    owner = lookup(code)
+    if owner is not None and owner.active:
+        ttl = float(current_app.config.get("TRACKING_CODE_CACHE_SECONDS", 5))
+        if ttl > 0:
+            if len(_code_cache) > 100_000:
+                _code_cache.clear()
+            _code_cache[key] = (time.monotonic() + ttl, owner)
+    if owner is None:
+        raise UnknownRef(_("This referral code does not exist."))
+    if not owner.active:
+        raise ProgramInactive(_("This referral program is not active at the moment."))
+    return owner
+
+
+def forget_cached_codes() -> None:
+    """Drop this process's code cache (after a program is paused or a participant erased,
+    so the change holds here at once; and in tests)."""
+    _code_cache.clear()
+
+
+def hosted_program(code: str) -> Customer:
+    """The customer whose hosted freebie pages live at /p/<code> (program codes only)."""
+    try:
+        owner = lookup(parse_ref(code))
+    except InvalidRef:
+        owner = None
+    if owner is None or owner.participant_id is not None:
+        raise UnknownRef(_("This referral program does not exist."))
+    if not owner.active:
+        raise ProgramInactive(_("This referral program is not active at the moment."))
+    customer = db.session.get(Customer, owner.customer_id)
+    assert customer is not None
+    return customer
+
+
+def hosted_ref(customer: Customer, ref: object) -> str:
+    """The code a hosted freebie page tracks: the `?ref=` it was opened with when that is the
+    program's own code or one of its participants' (as given, so no redirect), else the
+    program's code — a participant of another program gains nothing from this page."""
+    if isinstance(ref, str) and REF_PATTERN.fullmatch(ref):
+        owner = lookup(ref.upper())
+        if owner is not None and owner.customer_id == customer.id:
+            return ref
+    return customer.ref_code
+
+
+# --- the two events -----------------------------------------------------------------------
+
+
+def track_click(
+    ref: object, page: object, ip: str, user_agent: str, now: datetime | None = None
+) -> Outcome:
+    """A visitor arrived through a referral link. See the module docstring for the rules."""
+    now = now or utcnow()
+    owner = resolve(ref)
+    visitor = identify(ip, user_agent, now)
+    limits = Thresholds.from_config(current_app.config)
+    page = clean_page(page)
+    owner, outcome = _track(
+        ref, owner, lambda owner: _write_click(owner, visitor, page, now, limits)
+    )
+    count_event("click", outcome.status, outcome.reasons[0] if outcome.reasons else None)
+    if outcome.counted:
+        _emit(
+            owner,
+            "click",
+            {"click_id": outcome.event_id, "participant_id": owner.participant_id},
+        )
+    return outcome
+
+
+def track_conversion(
+    ref: object,
+    page: object,
+    click_id: object,
+    ip: str,
+    user_agent: str,
+    now: datetime | None = None,
+) -> Outcome:
+    """A visitor reached the thank-you page. See the module docstring for the rules."""
+    now = now or utcnow()
+    owner = resolve(ref)
+    visitor = identify(ip, user_agent, now)
+    limits = Thresholds.from_config(current_app.config)
+    page, click_id = clean_page(page), parse_click_id(click_id)
+    owner, outcome = _track(
+        ref, owner, lambda owner: _write_conversion(owner, visitor, page, click_id, now, limits)
+    )
+    count_event("conversion", outcome.status, outcome.reasons[0] if outcome.reasons else None)
+    if outcome.rewards_earned:
+        _after_commit("reward.earned", rewards.announce, list(outcome.rewards_earned))
+    if outcome.counted:
+        _emit(
+            owner,
+            "conversion",
+            {
+                "conversion_id": outcome.event_id,
+                "participant_id": owner.participant_id,
+                "suspicious": outcome.suspicious,
+                "reasons": list(outcome.reasons),
+            },
+        )
+    return outcome
+
+
+def _write_click(
+    owner: CodeOwner, visitor: Visitor, page: str | None, now: datetime, limits: Thresholds
+) -> Outcome:
+    session = db.session()
+    begin_write(session)
+    finding = _blocked_outright(owner, visitor)
+    status = STATUS_BLOCKED if finding else STATUS_TRACKED
+    if finding is None:
+        if fraud.counted_before(
+            session, Click.__table__, owner.ref_code, visitor, now - limits.window
+        ):
+            status = STATUS_DUPLICATE
+            finding = _duplicate_click(limits)
+        else:
+            key, ttl = fraud.ip_day_key(visitor.ip_hash, now)
+            today = fraud.hit(session, key, ttl, now)
+            if fraud.over_limit(today, limits.ip_daily_clicks):
+                status = STATUS_BLOCKED
+                finding = Finding(
+                    fraud.IP_DAILY_LIMIT,
+                    {"clicks_today": today, "limit": limits.ip_daily_clicks},
+                )
+    if owner.participant_id and status != STATUS_BLOCKED:
+        # The participant's row first: its lock is taken before the event row's foreign key
+        # check would share-lock it (two such transactions would deadlock on MariaDB).
+        stats.record_participant(
+            session, owner.participant_id, clicks=1, unique_clicks=int(status == STATUS_TRACKED)
+        )
+    row = _event_row(owner, visitor, page, now)
+    row.update(status=status, reason=finding.type if finding else None)
+    click_id = insert_returning_id(
+        session,
+        Click.__table__,
+        {**row, "first_in_period": True if status == STATUS_TRACKED else None},
+        ignore_conflict=status == STATUS_TRACKED,
+    )
+    if click_id is None:
+        # The same visitor's identical request was counted a moment ago (the unique key).
+        status, finding = STATUS_DUPLICATE, _duplicate_click(limits)
+        if owner.participant_id:
+            stats.record_participant(session, owner.participant_id, unique_clicks=-1)
+        row.update(status=status, reason=finding.type)
+        click_id = insert_returning_id(session, Click.__table__, row)
+        assert click_id is not None
+    fraud.write_log(
+        session,
+        [finding] if finding else [],
+        event="click",
+        customer_id=owner.customer_id,
+        participant_id=owner.participant_id,
+        ref_code=owner.ref_code,
+        ip_hash=visitor.ip_hash,
+        now=now,
+        click_id=click_id,
+    )
+    stats.record(
+        session,
+        owner.customer_id,
+        now.date(),
+        clicks=int(status != STATUS_BLOCKED),
+        unique_clicks=int(status == STATUS_TRACKED),
+        blocked_clicks=int(status == STATUS_BLOCKED),
+    )
+    session.commit()
+    return Outcome(
+        status, click_id, owner.customer_id, owner.participant_id, False, _types(finding)
+    )
+
+
+def _write_conversion(
+    owner: CodeOwner,
+    visitor: Visitor,
+    page: str | None,
+    click_id: int | None,
+    now: datetime,
+    limits: Thresholds,
+) -> Outcome:
+    session = db.session()
+    begin_write(session)
+    findings: list[Finding] = []
+    blocked = _blocked_outright(owner, visitor)
+    status = STATUS_BLOCKED if blocked else STATUS_TRACKED
+    seconds: float | None = None
+    matched_click: int | None = None
+    if blocked:
+        findings.append(blocked)
+    elif fraud.counted_before(
+        session, Conversion.__table__, owner.ref_code, visitor, now - limits.window
+    ):
+        status = STATUS_DUPLICATE
+        findings.append(_duplicate_conversion(limits))
+    else:
+        ip_key = fraud.conversion_ip_key(owner.customer_id, visitor.ip_hash)
+        previous_key = (
+            fraud.conversion_ip_key(owner.customer_id, visitor.previous_ip_hash)
+            if visitor.previous_ip_hash
+            else None
+        )
+        ttl = int(limits.window.total_seconds())
+        count = fraud.hit(session, ip_key, ttl, now, also=previous_key)
+        if fraud.over_limit(count, limits.conversions_per_ip):
+            status = STATUS_BLOCKED
+            findings.append(
+                Finding(
+                    fraud.CONVERSION_RATE_LIMIT,
+                    {
+                        "conversions_from_ip": count,
+                        "limit": limits.conversions_per_ip,
+                        "window_hours": ttl // 3600,
+                    },
+                )
+            )
+        else:
+            matched_click, seconds, finding = _prior_click(owner, visitor, click_id, now, limits)
+            if finding:
+                findings.append(finding)
+            if owner.participant_id:
+                key, window = fraud.velocity_key(owner.participant_id, now)
+                this_hour = fraud.hit(session, key, window, now)
+                if fraud.over_limit(this_hour, limits.participant_hourly_conversions):
+                    findings.append(
+                        Finding(
+                            fraud.VELOCITY,
+                            {
+                                "conversions_this_hour": this_hour,
+                                "limit": limits.participant_hourly_conversions,
+                            },
+                        )
+                    )
+    suspicious = status == STATUS_TRACKED and bool(findings)
+    if owner.participant_id and status == STATUS_TRACKED:
+        stats.record_participant(
+            session,
+            owner.participant_id,
+            conversions=1,
+            suspicious_conversions=int(suspicious),
+        )
+    row = _event_row(owner, visitor, page, now)
+    row.update(
+        click_id=matched_click,
+        status=status,
+        suspicious=suspicious,
+        reasons=[f.type for f in findings],
+        seconds_since_click=seconds,
+    )
+    conversion_id = insert_returning_id(
+        session,
+        Conversion.__table__,
+        {**row, "first_in_period": True if status == STATUS_TRACKED else None},
+        ignore_conflict=status == STATUS_TRACKED,
+    )
+    if conversion_id is None:
+        # The same visitor's identical request was counted a moment ago (the unique key).
+        if owner.participant_id:
+            stats.record_participant(
+                session,
+                owner.participant_id,
+                conversions=-1,
+                suspicious_conversions=-int(suspicious),
+            )
+        status, suspicious, findings = STATUS_DUPLICATE, False, [_duplicate_conversion(limits)]
+        row.update(status=status, suspicious=False, reasons=[f.type for f in findings])
+        conversion_id = insert_returning_id(session, Conversion.__table__, row)
+        assert conversion_id is not None
+    earned: list[tuple[int, int]] = []
+    if owner.participant_id and status == STATUS_TRACKED and not suspicious:
+        # A referral: grant the milestones it reaches in this same transaction, so the
+        # ledger never lags behind the counters. Suspicious conversions earn nothing.
+        earned = rewards.grant_on_referral(session, owner.participant_id)
+    fraud.write_log(
+        session,
+        findings,
+        event="conversion",
+        customer_id=owner.customer_id,
+        participant_id=owner.participant_id,
+        ref_code=owner.ref_code,
+        ip_hash=visitor.ip_hash,
+        now=now,
+        click_id=matched_click,
+        conversion_id=conversion_id,
+    )
+    stats.record(
+        session,
+        owner.customer_id,
+        now.date(),
+        conversions=int(status == STATUS_TRACKED),
+        suspicious_conversions=int(suspicious),
+        blocked_conversions=int(status == STATUS_BLOCKED),
+    )
+    session.commit()
+    return Outcome(
+        status,
+        conversion_id,
+        owner.customer_id,
+        owner.participant_id,
+        suspicious,
+        tuple(f.type for f in findings),
+        tuple(earned),
+    )
+
+
+# --- pieces -------------------------------------------------------------------------------
+
+
+def _blocked_outright(owner: CodeOwner, visitor: Visitor) -> Finding | None:
+    """The rules that block whatever else holds: bots, and a participant's own device."""
+    if visitor.is_bot:
+        return Finding(fraud.BOT_USER_AGENT, {"rule": "bot, crawler or link-preview user agent"})
+    if owner.participant_id and fraud.own_device(db.session, owner.participant_id, visitor):
+        return Finding(fraud.SELF_REFERRAL, {"rule": "the participant's own device"})
+    return None
+
+
+def _duplicate_click(limits: Thresholds) -> Finding:
+    return Finding(
+        fraud.CLICK_RATE_LIMIT,
+        {"rule": "one counted click per visitor and code", "window_hours": _hours(limits)},
+    )
+
+
+def _duplicate_conversion(limits: Thresholds) -> Finding:
+    return Finding(
+        fraud.DUPLICATE_FINGERPRINT,
+        {"rule": "one conversion per visitor and code", "window_hours": _hours(limits)},
+    )
+
+
+def _hours(limits: Thresholds) -> int:
+    return int(limits.window.total_seconds() // 3600)
+
+
+def _prior_click(
+    owner: CodeOwner, visitor: Visitor, click_id: int | None, now: datetime, limits: Thresholds
+) -> tuple[int | None, float | None, Finding | None]:
+    """(click id, seconds since it, finding): fast_conversion under the threshold,
+    no_prior_click when there is no click to follow."""
+    found = fraud.prior_click(db.session(), Click.__table__, owner.ref_code, visitor, click_id)
+    if found is None:
+        return None, None, Finding(fraud.NO_PRIOR_CLICK, {"rule": "no click seen before"})
+    matched, clicked_at = found
+    seconds = fraud.seconds_between(clicked_at, now)
+    if fraud.is_fast_conversion(seconds, limits.fast_conversion_seconds):
+        return (
+            matched,
+            seconds,
+            Finding(
+                fraud.FAST_CONVERSION,
+                {"seconds": seconds, "threshold_seconds": limits.fast_conversion_seconds},
+            ),
+        )
+    return matched, seconds, None
+
+
+def _event_row(owner: CodeOwner, visitor: Visitor, page: str | None, now: datetime) -> dict:
+    return {
+        "customer_id": owner.customer_id,
+        "participant_id": owner.participant_id,
+        "ref_code": owner.ref_code,
+        "salt_id": visitor.salt_id,
+        "fingerprint": visitor.fingerprint,
+        "ip_hash": visitor.ip_hash,
+        "page": page,
+        "created_at": now,
+    }
+
+
+def _types(finding: Finding | None) -> tuple[str, ...]:
+    return (finding.type,) if finding else ()
+
+
+def _track(
+    ref: object, owner: CodeOwner, write: Callable[[CodeOwner], Outcome]
+) -> tuple[CodeOwner, Outcome]:
+    """Write the event. A cached code whose participant was erased a moment ago fails the
+    foreign key: forget the cache and resolve once more (now a 404)."""
+    try:
+        return owner, _in_transaction(lambda: write(owner))
+    except IntegrityError:
+        forget_cached_codes()
+        owner = resolve(ref)
+        return owner, _in_transaction(lambda: write(owner))
+
+
+def _in_transaction(work: Callable[[], T]) -> T:
+    """Run a unit of work; on a MariaDB deadlock or lock timeout roll back and run it again
+    (InnoDB resolves lock cycles by failing one side; the retry then simply waits its turn)."""
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with _sqlite_writers_queue():
+                return work()
+        except OperationalError as exc:
+            db.session.rollback()
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code not in _RETRYABLE_MYSQL_ERRORS or attempt == _ATTEMPTS:
+                raise
+            log.info("tracking: lock conflict (%s), attempt %d", code, attempt)
+        except BaseException:
+            db.session.rollback()
+            raise
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def _sqlite_writers_queue() -> Iterator[None]:
+    """SQLite (the embedded default) has one writer at a time, and a writer that finds the
+    lock taken sleeps in growing steps (up to 100 ms) before it looks again: with several
+    gunicorn workers the file sits idle while they sleep. Queuing the tracking writers on an
+    OS file lock beside the database hands the lock over at once instead. Elsewhere: nothing."""
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    with open(url.database + "-writers.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _emit(owner: CodeOwner, event: str, data: dict[str, Any]) -> None:
+    _after_commit(event, events.emit, owner.customer_id, event, data, owner.ref_code)
+
+
+def _after_commit(event: str, call: Callable[..., Any], *args: Any) -> None:
+    """Tell webhooks after the commit. The event is stored either way, so a failure to queue
+    it must not turn the visitor's answer into an error."""
+    try:
+        call(*args)
+    except Exception:  # noqa: BLE001 - logged; the tracked event stands
+        db.session.rollback()
+        log.exception("tracking: could not queue the %s webhook event", event)

@@ -1,0 +1,208 @@
+"""Admin pages (HTMX): every program at a glance, customers, fraud log, backtest, exports
+and the audit trail. Each page is one template; HTMX requests get only its live block.
+Every action is a form POST with CSRF that redirects back with a flash message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ...core import readonly
+from ...core.errors import NotFound, ValidationFailed
+from ...models import FRAUD_TYPES, ROLE_ADMIN
+from ...reporting import admin
+from ...reporting import exports as admin_export
+from ...reporting import fraud_log as admin_fraud
+from ..access import guard_pages
+from ..auth import safe_next
+from ..templating import render_page
+from .api import csv_download
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+guard_pages(bp, ROLE_ADMIN, anonymous_status=401)
+bp.after_request(readonly.remember_write)  # read-your-writes with a replica
+
+
+@bp.app_template_filter("admin_time")
+def admin_time(value: str | None) -> str:
+    """An API time (ISO-8601, UTC) as the admin's locale writes it, in UTC."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value.removesuffix("Z"))
+    except ValueError:
+        return value
+    return format_datetime(moment, "short")
+
+
+def _back(default: str):
+    return redirect(safe_next(request.form.get("next")) or default)
+
+
+@bp.get("/")
+def overview():
+    """Every program at a glance; the `live` block refreshes itself every 10 s."""
+    return render_page(
+        "admin/overview.html",
+        block="live",
+        overview=admin.overview(),
+        series=admin.overall_daily_series(),
+        recent_fraud=admin_fraud.fraud_log(admin_fraud.FraudFilter(), per_page=5)["items"],
+    )
+
+
+@bp.get("/customers")
+def customers():
+    query = admin.CustomerQuery.parse(request.args)
+    return render_page(
+        "admin/customers.html",
+        block="results",
+        query=query,
+        listing=admin.customer_list(query),
+    )
+
+
+@bp.get("/customers/<int:customer_id>")
+def customer(customer_id: int):
+    """The drill-down: a page of its own, or only the panel for the list's HTMX link."""
+    return render_page(
+        "admin/customer.html", block="panel", details=admin.customer_details(customer_id)
+    )
+
+
+@bp.post("/customers/<int:customer_id>/program")
+def customer_program(customer_id: int):
+    action = request.form.get("action", "")
+    messages = {
+        "enable": _("The program is switched on."),
+        "disable": _("The program is switched off."),
+        "suspend": _("The program is suspended."),
+        "unsuspend": _("The suspension is lifted."),
+    }
+    try:
+        admin.change_program(
+            customer_id, action, current_user.id, request.form.get("reason"), via="page"
+        )
+        flash(messages[action], "success")
+    except ValidationFailed as exc:
+        flash(exc.message, "error")
+    return _back(url_for("admin.customer", customer_id=customer_id))
+
+
+@bp.post("/customers/<int:customer_id>/delete")
+def customer_delete(customer_id: int):
+    try:
+        name = admin.delete_customer(
+            customer_id, current_user.id, request.form.get("confirm", ""), via="page"
+        )
+    except ValidationFailed as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.customer", customer_id=customer_id))
+    flash(_("%(name)s and all its data are deleted.", name=name), "success")
+    return redirect(url_for("admin.customers"))
+
+
+@bp.post("/customers/<int:customer_id>/erase-participant")
+def customer_erase_participant(customer_id: int):
+    try:
+        admin.erase_participant(customer_id, request.form.get("code", ""), current_user.id)
+        flash(_("The participant and their personal data are deleted."), "success")
+    except NotFound as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("admin.customer", customer_id=customer_id))
+
+
+@bp.get("/fraud")
+def fraud_log():
+    errors: dict[str, str] = {}
+    try:
+        filters = admin_fraud.FraudFilter.parse(request.args)
+        log = admin_fraud.fraud_log(filters)
+    except ValidationFailed as exc:
+        errors = exc.fields or {"": exc.message}
+        filters = admin_fraud.FraudFilter()
+        log = {"items": [], "page": 1, "next_page": None}
+    page = render_page(
+        "admin/fraud.html",
+        block="results",
+        filters=filters,
+        log=log,
+        errors=errors,
+        fraud_types=FRAUD_TYPES,
+        form=request.args,
+    )
+    return page, (400 if errors else 200)
+
+
+@bp.post("/fraud/review")
+def fraud_review():
+    try:
+        changed = admin_fraud.mark_reviewed(request.form.getlist("ids"), current_user.id)
+        flash(_("%(n)s entries marked as reviewed.", n=changed), "success")
+    except ValidationFailed as exc:
+        flash(exc.message, "error")
+    return _back(url_for("admin.fraud_log"))
+
+
+@bp.get("/backtest")
+def backtest():
+    """Replay a rule with another threshold; a GET form, as it changes nothing."""
+    errors: dict[str, str] = {}
+    result = None
+    if request.args.get("rule"):
+        try:
+            result = admin_fraud.backtest(admin_fraud.BacktestQuery.parse(request.args))
+        except ValidationFailed as exc:
+            errors = exc.fields or {"": exc.message}
+    page = render_page(
+        "admin/backtest.html",
+        block="results",
+        rules=admin_fraud.rule_choices(),
+        result=result,
+        errors=errors,
+        form=request.args,
+    )
+    return page, (400 if errors else 200)
+
+
+@bp.get("/export")
+def export():
+    return render_page("admin/export.html", fraud_types=FRAUD_TYPES)
+
+
+@bp.post("/export/stats.csv")
+def export_stats():
+    """A POST (with CSRF) because the export is an audited action; the answer is the file."""
+    chunks = admin_export.start_stats_export(
+        current_user.id, "page", bom=request.form.get("bom", "1") != "0"
+    )
+    return csv_download(chunks, "referral-stats")
+
+
+@bp.post("/export/fraud-log.csv")
+def export_fraud_log():
+    try:
+        filters = admin_fraud.FraudFilter.parse(request.form)
+    except ValidationFailed as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.export"))
+    chunks = admin_export.start_fraud_export(
+        current_user.id, "page", filters, bom=request.form.get("bom", "1") != "0"
+    )
+    return csv_download(chunks, "referral-fraud-log")
+
+
+@bp.get("/audit")
+def audit():
+    query = admin.AuditQuery.parse(request.args)
+    return render_page(
+        "admin/audit.html",
+        block="results",
+        query=query,
+        log=admin.audit_log(query),
+        choices=admin.audit_filters(),
+    )

@@ -1,0 +1,297 @@
+"""Webhook endpoints in the customer dashboard and the customer API.
+
+Thin views: parse input, call `services.webhooks`, render JSON or a page. Every id is looked
+up together with the signed-in customer, so another customer's ids are "not found" (404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, jsonify, make_response, redirect, request, url_for
+from flask_babel import gettext as _
+
+from ...core.errors import DomainError, ValidationFailed
+from ...webhooks import endpoints as webhooks
+from ...webhooks.events import EVENTS
+from ..access import current_customer_id
+from ..templating import render_page
+from .api import bp as api_bp
+from .pages import bp as pages_bp
+
+
+def _body() -> dict[str, Any]:
+    """JSON or form input as one dict (`events` may repeat in a form)."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        return body if isinstance(body, dict) else {}
+    data: dict[str, Any] = {key: request.form.get(key) for key in request.form}
+    if "events" in request.form:
+        data["events"] = request.form.getlist("events")
+    return data
+
+
+def _no_store(response: Response) -> Response:
+    """Answers that carry a secret are kept by no cache (browser history, proxies)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _optional_bool(value: Any, field: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    message = _("Send true or false.")
+    raise ValidationFailed(message, fields={field: message})
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "")
+    if raw == "":
+        return webhooks.PAGE_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= webhooks.MAX_PAGE_SIZE:
+        message = _("Between 1 and %(n)d.", n=webhooks.MAX_PAGE_SIZE)
+        raise ValidationFailed(message, fields={"limit": message})
+    return int(raw)
+
+
+# --- Customer API (API.md "Customer API" and "Webhooks") ---------------------------------
+
+
+@api_bp.get("/webhooks")
+def api_list_webhooks():
+    items = [webhooks.endpoint_dict(e) for e in webhooks.list_endpoints(current_customer_id())]
+    return jsonify({"ok": True, "items": items})
+
+
+@api_bp.post("/webhooks")
+def api_create_webhook():
+    body = _body()
+    endpoint, secret = webhooks.create_endpoint(
+        current_customer_id(), body.get("url"), body.get("events")
+    )
+    return _no_store(jsonify({"ok": True, "id": endpoint.id, "secret": secret})), 201
+
+
+@api_bp.patch("/webhooks/<int:endpoint_id>")
+def api_update_webhook(endpoint_id: int):
+    body = _body()
+    endpoint = webhooks.update_endpoint(
+        current_customer_id(),
+        endpoint_id,
+        url=body.get("url"),
+        events=body.get("events"),
+        enabled=_optional_bool(body.get("enabled"), "enabled"),
+    )
+    return jsonify({"ok": True, "webhook": webhooks.endpoint_dict(endpoint)})
+
+
+@api_bp.delete("/webhooks/<int:endpoint_id>")
+def api_delete_webhook(endpoint_id: int):
+    webhooks.delete_endpoint(current_customer_id(), endpoint_id)
+    return jsonify({"ok": True})
+
+
+@api_bp.post("/webhooks/<int:endpoint_id>/rotate-secret")
+def api_rotate_secret(endpoint_id: int):
+    secret, expires = webhooks.rotate_secret(current_customer_id(), endpoint_id)
+    return _no_store(
+        jsonify({"ok": True, "secret": secret, "previous_secret_expires_at": webhooks.iso(expires)})
+    )
+
+
+@api_bp.post("/webhooks/<int:endpoint_id>/test")
+def api_send_test(endpoint_id: int):
+    customer_id = current_customer_id()
+    delivery_id = webhooks.send_test(customer_id, endpoint_id)
+    delivery, _attempts = webhooks.get_delivery(customer_id, delivery_id)
+    return jsonify({"ok": True, "delivery": webhooks.delivery_dict(delivery)}), 202
+
+
+@api_bp.get("/webhooks/<int:endpoint_id>/deliveries")
+def api_list_deliveries(endpoint_id: int):
+    cursor = webhooks.parse_cursor(request.args.get("cursor"))
+    items, next_cursor = webhooks.list_deliveries(
+        current_customer_id(), endpoint_id, cursor=cursor, limit=_limit()
+    )
+    return jsonify(
+        {
+            "ok": True,
+            "items": [webhooks.delivery_dict(d) for d in items],
+            "next_cursor": str(next_cursor) if next_cursor is not None else None,
+        }
+    )
+
+
+@api_bp.get("/webhook-deliveries/<int:delivery_id>")
+def api_get_delivery(delivery_id: int):
+    delivery, attempts = webhooks.get_delivery(current_customer_id(), delivery_id)
+    return jsonify(
+        {
+            "ok": True,
+            "delivery": webhooks.delivery_dict(delivery),
+            "attempts": [webhooks.attempt_dict(a) for a in attempts],
+        }
+    )
+
+
+@api_bp.post("/webhook-deliveries/<int:delivery_id>/replay")
+def api_replay_delivery(delivery_id: int):
+    customer_id = current_customer_id()
+    webhooks.replay(customer_id, delivery_id)
+    delivery, _attempts = webhooks.get_delivery(customer_id, delivery_id)
+    return jsonify({"ok": True, "delivery": webhooks.delivery_dict(delivery)}), 202
+
+
+# --- Dashboard pages ---------------------------------------------------------------------
+
+
+def _list_page(status: int = 200, errors: dict[str, str] | None = None, form=None):
+    endpoints = webhooks.list_endpoints(current_customer_id())
+    return (
+        render_page(
+            "customer/webhooks.html",
+            endpoints=endpoints,
+            events=EVENTS,
+            errors=errors or {},
+            form=form or {"url": "", "events": []},
+            max_endpoints=webhooks.MAX_ENDPOINTS_PER_CUSTOMER,
+        ),
+        status,
+    )
+
+
+@pages_bp.get("/webhooks", endpoint="webhooks")
+def webhooks_page():
+    return _list_page()
+
+
+@pages_bp.post("/webhooks")
+def webhooks_create():
+    body = _body()
+    form = {"url": body.get("url") or "", "events": body.get("events") or []}
+    try:
+        endpoint, secret = webhooks.create_endpoint(
+            current_customer_id(), body.get("url"), body.get("events")
+        )
+    except DomainError as exc:
+        errors = dict(exc.fields or {})
+        if not errors:
+            errors["form"] = exc.message
+        # 422: htmx swaps it in like a 200 (static/js/app.js), so boosted forms show errors.
+        return _list_page(status=422, errors=errors, form=form)
+    page = render_page("customer/webhooks_secret.html", endpoint=endpoint, secret=secret, new=True)
+    return _no_store(make_response(page))
+
+
+def _detail_page(endpoint_id: int):
+    """The endpoint with its delivery log; the log's polling asks for its block alone."""
+    customer_id = current_customer_id()
+    endpoint = webhooks.get_endpoint(customer_id, endpoint_id)
+    cursor = webhooks.parse_cursor(request.args.get("cursor"))
+    deliveries, next_cursor = webhooks.list_deliveries(customer_id, endpoint_id, cursor=cursor)
+    return render_page(
+        "customer/webhooks_detail.html",
+        block="delivery_log",
+        endpoint=endpoint,
+        events=EVENTS,
+        deliveries=deliveries,
+        next_cursor=next_cursor,
+        cursor=cursor,
+        polling=cursor is None and webhooks.has_pending(customer_id, endpoint_id),
+        rotating=webhooks.signing_secrets_overlap(endpoint),
+        errors={},
+    )
+
+
+@pages_bp.get("/webhooks/<int:endpoint_id>")
+def webhook_detail(endpoint_id: int):
+    return _detail_page(endpoint_id)
+
+
+@pages_bp.post("/webhooks/<int:endpoint_id>")
+def webhook_update(endpoint_id: int):
+    body = _body()
+    try:
+        webhooks.update_endpoint(
+            current_customer_id(),
+            endpoint_id,
+            url=body.get("url"),
+            events=body.get("events") or [],
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(_("The endpoint was saved."), "success")
+    return redirect(url_for("customer.webhook_detail", endpoint_id=endpoint_id), code=303)
+
+
+@pages_bp.post("/webhooks/<int:endpoint_id>/toggle")
+def webhook_toggle(endpoint_id: int):
+    enabled = request.form.get("enabled") == "1"
+    try:
+        webhooks.update_endpoint(current_customer_id(), endpoint_id, enabled=enabled)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(_("The endpoint is on.") if enabled else _("The endpoint is off."), "success")
+    return redirect(url_for("customer.webhook_detail", endpoint_id=endpoint_id), code=303)
+
+
+@pages_bp.post("/webhooks/<int:endpoint_id>/rotate")
+def webhook_rotate(endpoint_id: int):
+    customer_id = current_customer_id()
+    secret, expires = webhooks.rotate_secret(customer_id, endpoint_id)
+    endpoint = webhooks.get_endpoint(customer_id, endpoint_id)
+    page = render_page(
+        "customer/webhooks_secret.html",
+        endpoint=endpoint,
+        secret=secret,
+        new=False,
+        expires=expires,
+    )
+    return _no_store(make_response(page))
+
+
+@pages_bp.post("/webhooks/<int:endpoint_id>/test")
+def webhook_test(endpoint_id: int):
+    try:
+        webhooks.send_test(current_customer_id(), endpoint_id)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(_("A test event was sent. Its result is in the delivery log."), "success")
+    return redirect(url_for("customer.webhook_detail", endpoint_id=endpoint_id), code=303)
+
+
+@pages_bp.get("/webhooks/<int:endpoint_id>/delete")
+def webhook_delete_confirm(endpoint_id: int):
+    endpoint = webhooks.get_endpoint(current_customer_id(), endpoint_id)
+    return render_page("customer/webhooks_delete.html", endpoint=endpoint)
+
+
+@pages_bp.post("/webhooks/<int:endpoint_id>/delete")
+def webhook_delete(endpoint_id: int):
+    webhooks.delete_endpoint(current_customer_id(), endpoint_id)
+    flash(_("The endpoint was deleted."), "success")
+    return redirect(url_for("customer.webhooks"), code=303)
+
+
+@pages_bp.post("/webhook-deliveries/<int:delivery_id>/replay")
+def webhook_replay(delivery_id: int):
+    customer_id = current_customer_id()
+    delivery, _attempts = webhooks.get_delivery(customer_id, delivery_id)
+    try:
+        webhooks.replay(customer_id, delivery_id)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        flash(_("The delivery is being sent again."), "success")
+    return redirect(url_for("customer.webhook_detail", endpoint_id=delivery.endpoint_id), code=303)

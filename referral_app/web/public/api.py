@@ -1,0 +1,152 @@
+"""The public API (API.md "Public API"): called from any page by referral-tracking.js.
+
+No login, CORS open to every origin (without credentials), CSRF-exempt, rate limited per
+client IP as a whole (`RATELIMIT_PUBLIC_API`). The client IP is `request.remote_addr`, which
+ProxyFix sets from X-Forwarded-For only for `TRUSTED_PROXY_COUNT` proxies. Nothing here logs
+the IP, the user agent or a request body.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_babel import gettext as _
+
+from ...core.errors import DomainError
+from ...extensions import client_ip, client_key, csrf, db, limiter
+from ...tracking import engine as tracking
+from ..errors import error_response
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("public_api", __name__, url_prefix="/api/referral")
+csrf.exempt(bp)
+
+PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+JSON_TYPES = ("application/json", "text/plain")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _public_limit() -> str:
+    return current_app.config.get("RATELIMIT_PUBLIC_API", "10/second;100/minute;1000/hour")
+
+
+# One bucket per client IP for the whole public API (tracking and sign-up alike); CORS
+# preflights are free, as browsers send them on their own.
+limiter.shared_limit(
+    _public_limit,
+    scope="public_api",
+    key_func=client_key,
+    exempt_when=lambda: request.method == "OPTIONS",
+)(bp)
+
+
+@bp.after_request
+def cors(response: Response) -> Response:
+    """Open to every origin, no credentials: the script runs on customers' own sites."""
+    headers = response.headers
+    headers["Access-Control-Allow-Origin"] = "*"
+    headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    headers["Access-Control-Allow-Headers"] = "Content-Type"
+    headers["Access-Control-Expose-Headers"] = "Retry-After"
+    headers["Access-Control-Max-Age"] = "86400"
+    headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(429)
+def rate_limited(exc: Exception):
+    """The pixel answers a GIF even when limited (nothing is tracked); the rest JSON."""
+    if request.endpoint == "public_api.pixel":
+        return _gif()
+    return error_response(
+        429, "rate_limited", _("Too many requests. Please wait a moment and try again.")
+    )
+
+
+def payload() -> dict[str, Any]:
+    """The request body as a dict: JSON (also sent as text/plain, which is what the
+    tracking script's sendBeacon fallback does) or a form. Raises the API's 4xx errors."""
+    mimetype = request.mimetype
+    if mimetype in JSON_TYPES or mimetype.endswith("+json"):
+        raw = request.get_data(cache=True)
+        if not raw.strip():
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise DomainError(
+                _("The request body is not valid JSON."), code="invalid_json"
+            ) from None
+        if not isinstance(data, dict):
+            raise DomainError(_("The request body must be a JSON object."), code="invalid_json")
+        return data
+    if mimetype in FORM_TYPES:
+        return request.form.to_dict()
+    if not mimetype and not request.get_data(cache=True):
+        return {}
+    raise DomainError(_("Send JSON or a form."), code="unsupported_media_type", status=415)
+
+
+def _user_agent() -> str:
+    return request.headers.get("User-Agent", "")
+
+
+@bp.post("/track-click")
+def track_click():
+    """A visitor arrived through a referral link (the freebie page)."""
+    data = payload()
+    outcome = tracking.track_click(
+        ref=data.get("ref"), page=data.get("page"), ip=client_ip(), user_agent=_user_agent()
+    )
+    return jsonify({"ok": True, "status": outcome.status, "click_id": outcome.event_id})
+
+
+@bp.post("/track-conversion")
+def track_conversion():
+    """A visitor reached the thank-you page."""
+    data = payload()
+    outcome = tracking.track_conversion(
+        ref=data.get("ref"),
+        page=data.get("page"),
+        click_id=data.get("click_id"),
+        ip=client_ip(),
+        user_agent=_user_agent(),
+    )
+    return jsonify({"ok": True, "status": outcome.status, "suspicious": outcome.suspicious})
+
+
+@bp.get("/track")
+def pixel():
+    """The tracking pixel for pages that cannot run the script (e-mails, AMP): always a 1×1
+    GIF, whatever happened, so it never shows as a broken image. Events as in the POSTs."""
+    args = request.args
+    try:
+        if args.get("e", "click") == "conversion":
+            tracking.track_conversion(
+                ref=args.get("ref"),
+                page=request.referrer,
+                click_id=args.get("click_id"),
+                ip=client_ip(),
+                user_agent=_user_agent(),
+            )
+        elif args.get("e", "click") == "click":
+            tracking.track_click(
+                ref=args.get("ref"), page=request.referrer, ip=client_ip(), user_agent=_user_agent()
+            )
+    except DomainError:
+        pass  # bad or unknown code, inactive program: nothing tracked, still a GIF
+    except Exception:  # noqa: BLE001 - the pixel must never fail; logged without request data
+        db.session.rollback()
+        log.exception("pixel: tracking failed")
+    return _gif()
+
+
+def _gif() -> Response:
+    response = Response(PIXEL_GIF, mimetype="image/gif")
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,61 @@
+"""Jinja setup: helpers every template may use, and the HTMX fragment rendering."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_babel import get_locale
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+
+from ..extensions import htmx
+
+
+def render_page(template: str, block: str = "content", **context):
+    """One template per page: the whole page, or only `block` for an HTMX request that
+    targets it (the "template fragments" pattern)."""
+    from flask import render_template
+
+    if htmx and not htmx.boosted:
+        return render_block(template, block, **context)
+    return render_template(template, **context)
+
+
+def register(app: Flask) -> None:
+    @app.context_processor
+    def inject() -> dict:
+        return {
+            "current_locale": str(get_locale() or "de"),
+            "current_user": current_user,
+        }
+
+    @app.after_request
+    def vary_on_htmx(response):
+        response.headers.add("Vary", "HX-Request")
+        return response
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if app.config["PUBLIC_BASE_URL"].startswith("https://"):
+            # Served over HTTPS: browsers keep to it for a year (no includeSubDomains: the
+            # customer's other subdomains are not ours to decide).
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.path.startswith("/api/referral/track"):
+            return response
+        if response.mimetype == "text/html":
+            headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                "script-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+                "base-uri 'self'; object-src 'none'",
+            )
+            headers.setdefault("X-Frame-Options", "DENY")
+        else:
+            # JSON, CSV, SVG …: nothing in them may run or load, or be framed, even when a
+            # browser is pointed at one directly (an SVG can carry script).
+            headers.setdefault(
+                "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"
+            )
+        return response
