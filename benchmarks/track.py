@@ -195,12 +195,12 @@ def prepare(app, receiver_url: str) -> tuple[str, str]:
     from referral_app.accounts import users as accounts
     from referral_app.extensions import db
     from referral_app.models import Customer
-    from referral_app.webhooks import endpoints as webhooks
+    from referral_app.webhooks import endpoints
 
     with app.app_context():
         plain, _user = accounts.create_customer("bench@example.com", "bench-passwort", "B")
         hooked, _user = accounts.create_customer("hook@example.com", "bench-passwort", "H")
-        webhooks.create_endpoint(hooked.id, receiver_url, ["conversion"])
+        endpoints.create_endpoint(hooked.id, receiver_url, ["conversion"])
         db.session.execute(Customer.__table__.update().values(referral_enabled=True))
         db.session.commit()
         codes = plain.ref_code, hooked.ref_code

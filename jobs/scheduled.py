@@ -13,7 +13,7 @@ from referral_app.models import utcnow
 from referral_app.participants import signup as participants
 from referral_app.rewards import ledger as rewards
 from referral_app.tracking import fraud, retention
-from referral_app.webhooks import endpoints as webhooks
+from referral_app.webhooks import deliveries
 
 
 def daily() -> dict[str, Any]:
@@ -27,7 +27,7 @@ def daily() -> dict[str, Any]:
     counters = fraud.purge_expired_counters(db.session, now)
     db.session.commit()
     sweep = mail_jobs.sweep()
-    webhook_retries = webhooks.retry_due()
+    webhook_retries = deliveries.retry_due()
     return {
         "ok": True,
         "job": "daily",
@@ -53,7 +53,7 @@ def retry_mails() -> dict[str, Any]:
         "ok": True,
         "job": "retry_mails",
         **mail_jobs.sweep(),
-        "webhook_retries": webhooks.retry_due(),
+        "webhook_retries": deliveries.retry_due(),
     }
 
 

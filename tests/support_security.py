@@ -18,7 +18,7 @@ from referral_app.accounts import users as accounts
 from referral_app.extensions import db
 from referral_app.models import ApiKey, Participant, User
 from referral_app.participants import links
-from referral_app.webhooks import endpoints as webhooks
+from referral_app.webhooks import deliveries, endpoints
 
 from .support_customer import add_milestone, add_participant, csrf_from
 
@@ -158,10 +158,10 @@ def make_tenant(app: Flask, email: str, company: str, n: int) -> Tenant:
         row = db.session.get(Participant, participant["id"])
         row.hub_token_hash = _hub_hash(row)
         db.session.commit()
-        endpoint, _secret = webhooks.create_endpoint(
+        endpoint, _secret = endpoints.create_endpoint(
             tenant.customer_id, f"http://127.0.0.1:9/hook{n}", ["click"]
         )
-        delivery_id = webhooks.send_test(tenant.customer_id, endpoint.id)
+        delivery_id = deliveries.send_test(tenant.customer_id, endpoint.id)
         key_id = db.session.scalar(select(ApiKey.id).where(ApiKey.user_id == tenant.user_id))
         tenant.ids = {
             "participant_id": participant["id"],

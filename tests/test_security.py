@@ -795,7 +795,7 @@ def xss_world(make_app, smtp_server, customer):  # noqa: F811
     assert signup(visitor, customer["ref_code"], "opfer@example.org").status_code == 202
 
     from referral_app.participants import mail as mail_service
-    from referral_app.webhooks import endpoints as webhooks
+    from referral_app.webhooks import deliveries, endpoints
 
     with app.app_context():
         participant = db.session.scalar(select(Participant))
@@ -819,8 +819,8 @@ def xss_world(make_app, smtp_server, customer):  # noqa: F811
         db.session.commit()
         for mail_id in ids:
             mail_service.dispatch(mail_id)
-        endpoint_id = webhooks.list_endpoints(customer["id"])[0].id
-        assert webhooks.notify_disabled(endpoint_id)
+        endpoint_id = endpoints.list_endpoints(customer["id"])[0].id
+        assert deliveries.notify_disabled(endpoint_id)
         participant_id, hub = participant.id, confirmed.headers["Location"]
         from referral_app.participants import links
 

@@ -16,8 +16,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from referral_app.accounts import users as accounts
 from referral_app.extensions import db
 from referral_app.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from referral_app.webhooks import endpoints as webhooks
-from referral_app.webhooks import events
+from referral_app.webhooks import deliveries as webhook_deliveries
+from referral_app.webhooks import endpoints, events, signing, urls
 
 from .conftest import api_key_for
 from .support_http import http_receiver, mail_text, second_receiver, smtp_sink  # noqa: F401
@@ -98,7 +98,7 @@ def endpoint_row(app, endpoint_id: int) -> WebhookEndpoint:
 
 def sweep(app) -> int:
     with app.app_context():
-        return webhooks.retry_due()
+        return webhook_deliveries.retry_due()
 
 
 # --- Signing and the payload ------------------------------------------------------------
@@ -138,7 +138,7 @@ def test_a_wrong_secret_does_not_verify(hook_app, customer, key, http_receiver):
     emit(hook_app, customer)
     [request] = http_receiver.requests
     with pytest.raises(WebhookVerificationError):
-        Webhook(webhooks.new_secret()).verify(request.body, request.headers)
+        Webhook(signing.new_secret()).verify(request.body, request.headers)
 
 
 def test_only_subscribed_events_are_sent(hook_app, customer, key, http_receiver):  # noqa: F811
@@ -244,7 +244,7 @@ def test_always_failing_receiver_ends_disabled_and_the_customer_is_told(
     assert (delivery.status, delivery.attempts, delivery.next_retry_at) == ("failed", 4, None)
     endpoint = endpoint_row(hook_app, endpoint_id)
     assert not endpoint.enabled
-    assert endpoint.disabled_reason == webhooks.DISABLED_PERSISTENT_FAILURE
+    assert endpoint.disabled_reason == endpoints.DISABLED_PERSISTENT_FAILURE
 
     [mail] = smtp_sink.messages
     assert mail["X-Envelope-To"] == customer["email"]
@@ -523,7 +523,7 @@ def test_cloud_metadata_is_refused_even_with_the_flag(hook_app, key):
     ],
 )
 def test_address_rules(address, allowed):
-    assert webhooks.address_allowed(address) is allowed
+    assert urls.address_allowed(address) is allowed
 
 
 def test_the_address_is_checked_again_at_send(
@@ -677,7 +677,7 @@ def test_the_delivery_log_pages_with_a_cursor(
 
 
 def test_too_many_endpoints_are_refused(hook_app, key, http_receiver):  # noqa: F811
-    for _ in range(webhooks.MAX_ENDPOINTS_PER_CUSTOMER):
+    for _ in range(endpoints.MAX_ENDPOINTS_PER_CUSTOMER):
         add_endpoint(hook_app, key, http_receiver.url)
     response = hook_app.test_client().post(
         "/api/referral/webhooks",

@@ -225,14 +225,14 @@ def test_switched_off_endpoint_shows_a_notice(
     add_via_form(browser, http_receiver.url)
     [endpoint_id] = endpoint_ids(hook_app)
     http_receiver.always(500)
-    from referral_app.webhooks import endpoints as webhooks
+    from referral_app.webhooks import deliveries
 
     with time_machine.travel(datetime.now(UTC), tick=False) as traveller:
         emit(hook_app, customer)
         for delay in (60, 120):
             traveller.shift(timedelta(seconds=delay + 1))
             with hook_app.app_context():
-                webhooks.retry_due()
+                deliveries.retry_due()
     for path in (PAGE, f"{PAGE}/{endpoint_id}"):
         page = browser.get(path).get_data(as_text=True)
         assert f'data-webhook-disabled="{endpoint_id}"' in page

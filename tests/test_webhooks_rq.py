@@ -15,8 +15,7 @@ from standardwebhooks.webhooks import Webhook
 from referral_app.core import queue
 from referral_app.extensions import db
 from referral_app.models import WebhookDelivery
-from referral_app.webhooks import endpoints as webhooks
-from referral_app.webhooks import events
+from referral_app.webhooks import deliveries, events
 
 from .conftest import api_key_for
 from .support_http import http_receiver  # noqa: F401
@@ -77,7 +76,7 @@ def test_each_delivery_is_one_rq_job_and_retries_are_scheduled(
             assert queue.get_queue().scheduled_job_registry.count == 1  # the retry
 
             traveller.shift(timedelta(seconds=61))
-            assert webhooks.retry_due() == 1  # the sweep enqueues it as well
+            assert deliveries.retry_due() == 1  # the sweep enqueues it as well
         work(rq_app)
 
         assert len(http_receiver.requests) == 2

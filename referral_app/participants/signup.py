@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core import codes, crypto
 from ..core.errors import DomainError, NotFound, ValidationFailed
+from ..core.formats import iso
 from ..core.sqlutil import begin_write
 from ..extensions import db
 from ..models import (
@@ -767,10 +768,6 @@ def delete_unconfirmed(now: datetime | None = None, batch: int = 500) -> int:
 
 
 # --- what customers and admins see (API.md participants, export) ---------------------------
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.replace(microsecond=0).isoformat() + "Z" if moment else None
 
 
 def _rewards(participant_id: int) -> list[dict[str, Any]]:

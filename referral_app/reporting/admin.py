@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..core import readonly
 from ..core.errors import NotFound, ValidationFailed
+from ..core.formats import iso, percent
 from ..core.sqlutil import begin_write
 from ..extensions import db
 from ..models import (
@@ -72,15 +73,6 @@ T = TypeVar("T")
 # --- small shared helpers ------------------------------------------------------------------
 
 
-def iso(value: datetime | date | None) -> str | None:
-    """ISO-8601 as the API answers it: UTC with a `Z` for times, plain for days."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.replace(microsecond=0).isoformat() + "Z"
-    return value.isoformat()
-
-
 def parse_positive_int(raw: Any, field: str, *, default: int | None = None) -> int | None:
     """An id or page number from a query string; 400 (`validation_failed`) when it is not
     a positive integer, `default` when it is absent."""
@@ -100,11 +92,6 @@ def require_customer_id(raw: Any) -> int:
         message = _("customer_id is required.")
         raise ValidationFailed(message, fields={"customer_id": message})
     return customer_id
-
-
-def percent(part: int, whole: int) -> float:
-    """part / whole × 100, one decimal, 0 when there is no whole."""
-    return round(part / whole * 100, 1) if whole else 0.0
 
 
 def _cached(name: str, compute: Callable[[], T]) -> T:
@@ -154,9 +141,7 @@ def overview() -> dict[str, Any]:
         "conversions": totals["conversions"],
         "leads": totals["leads"],
         "confirmed_leads": totals["confirmed_leads"],
-        "avg_conversion_rate": stats.conversion_rate(
-            totals["conversions"], totals["unique_clicks"]
-        ),
+        "avg_conversion_rate": percent(totals["conversions"], totals["unique_clicks"]),
         "top_performers": top_performers(),
         "fraud": {
             "suspicious_conversions": totals["suspicious_conversions"],
@@ -191,7 +176,7 @@ def top_performers(limit: int = TOP_PERFORMERS) -> list[dict[str, Any]]:
             "customer_id": customer_id,
             "company_name": name,
             "conversions": int(conversions),
-            "conversion_rate": stats.conversion_rate(int(conversions), int(unique)),
+            "conversion_rate": percent(int(conversions), int(unique)),
         }
         for customer_id, name, conversions, unique in rows
     ]

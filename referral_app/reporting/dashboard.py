@@ -23,6 +23,7 @@ from sqlalchemy import func, or_, select
 
 from ..core import crypto, readonly
 from ..core.errors import DomainError, NotFound, ValidationFailed
+from ..core.formats import iso, percent
 from ..extensions import db
 from ..models import (
     CONFIRMED_STATUS,
@@ -108,11 +109,6 @@ def program_stats(customer_id: int, series: list[dict[str, Any]] | None = None) 
 # --- the live panel ------------------------------------------------------------------------
 
 
-def share(part: int, whole: int) -> float:
-    """`part` as a percentage of `whole`, one decimal; 0 when there is nothing."""
-    return round(part / whole * 100, 1) if whole else 0.0
-
-
 def live_panel(customer_id: int) -> dict[str, Any]:
     """Everything the stats panel shows: `get-stats`, shares and the 30-day series. Reads
     only the aggregates: one range read of the daily rollup and the totals row."""
@@ -121,8 +117,8 @@ def live_panel(customer_id: int) -> dict[str, Any]:
     data = program_stats(customer_id, series)
     last = data["last_30_days"]
     data["shares"] = {
-        "suspicious": share(last["suspicious_conversions"], last["conversions"]),
-        "confirmed": share(last["confirmed_leads"], last["leads"]),
+        "suspicious": percent(last["suspicious_conversions"], last["conversions"]),
+        "confirmed": percent(last["confirmed_leads"], last["leads"]),
     }
     data["series"] = [
         {
@@ -417,11 +413,6 @@ def _rewards_of(
             }
         )
     return found
-
-
-def iso(moment: datetime | None) -> str | None:
-    """UTC timestamps as ISO-8601 with a Z (all stored times are naive UTC)."""
-    return moment.replace(microsecond=0).isoformat() + "Z" if moment else None
 
 
 def _participant_item(participant: Participant, rewards: list[dict[str, Any]]) -> dict[str, Any]:

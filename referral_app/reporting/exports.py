@@ -22,10 +22,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..core import readonly
+from ..core.formats import iso, percent
 from ..extensions import db
 from ..models import COUNTERS, Customer, CustomerStats, DailyStats, FraudLogEntry
 from ..tracking import stats
-from .admin import iso, percent, record_audit
+from .admin import record_audit
 from .fraud_log import FraudFilter
 
 BATCH = 1000
@@ -136,7 +137,7 @@ def stats_csv(bom: bool = True, batch: int = BATCH) -> Iterator[str]:
                     customer.suspended_reason or "",
                     iso(customer.created_at) or "",
                     *(counters[name] for name in COUNTERS),
-                    stats.conversion_rate(counters["conversions"], counters["unique_clicks"]),
+                    percent(counters["conversions"], counters["unique_clicks"]),
                     percent(counters["suspicious_conversions"], counters["conversions"]),
                     *(recent[name] for name in WINDOW_COUNTERS),
                 ]

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import String, and_, case, cast, func, or_, select, update
 
 from ..core.errors import ValidationFailed
+from ..core.formats import iso
 from ..extensions import db
 from ..models import (
     FRAUD_TYPES,
@@ -31,7 +32,7 @@ from ..models import (
     User,
     utcnow,
 )
-from .admin import fraud_item, iso, parse_positive_int, record_audit
+from .admin import fraud_item, parse_positive_int, record_audit
 
 FRAUD_PER_PAGE = 50
 MAX_REVIEW_IDS = 500

@@ -18,6 +18,7 @@ from sqlalchemy import String, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..core import readonly
+from ..core.formats import percent
 from ..core.sqlutil import upsert_increment
 from ..extensions import db
 from ..models import (
@@ -84,13 +85,6 @@ def record_participant(session: Session, participant_id: int, **increments: int)
     )
 
 
-def conversion_rate(conversions: int, unique_clicks: int) -> float:
-    """conversions / unique_clicks × 100, one decimal; 0 with no clicks (API.md)."""
-    if not unique_clicks:
-        return 0.0
-    return round(conversions / unique_clicks * 100, 1)
-
-
 def with_rate(counters: dict[str, int]) -> dict[str, Any]:
     """The API's S object: the public counters plus the conversion rate."""
     public = (
@@ -102,7 +96,7 @@ def with_rate(counters: dict[str, int]) -> dict[str, Any]:
         "confirmed_leads",
     )
     result: dict[str, Any] = {name: int(counters.get(name) or 0) for name in public}
-    result["conversion_rate"] = conversion_rate(result["conversions"], result["unique_clicks"])
+    result["conversion_rate"] = percent(result["conversions"], result["unique_clicks"])
     return result
 
 

@@ -21,10 +21,10 @@ def emit(customer_id: int, event: str, data: dict[str, Any], ref_code: str | Non
     per-process cache answers "no endpoint wants this"). Never raises: the change it reports
     is already committed, and a webhook problem must not fail the caller's request."""
     from ..extensions import db
-    from . import endpoints as webhooks
+    from . import deliveries
 
     try:
-        webhooks.queue_event(customer_id, event, data, ref_code)
+        deliveries.queue_event(customer_id, event, data, ref_code)
     except Exception:  # noqa: BLE001 - see the docstring
         db.session.rollback()
         log.exception("could not queue webhook event %s for customer %s", event, customer_id)

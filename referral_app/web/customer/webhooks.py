@@ -12,7 +12,8 @@ from flask import Response, flash, jsonify, make_response, redirect, request, ur
 from flask_babel import gettext as _
 
 from ...core.errors import DomainError, ValidationFailed
-from ...webhooks import endpoints as webhooks
+from ...core.formats import iso
+from ...webhooks import deliveries, endpoints
 from ...webhooks.events import EVENTS
 from ..access import current_customer_id
 from ..templating import render_page
@@ -47,9 +48,9 @@ def _optional_bool(value: Any, field: str) -> bool | None:
 def _limit() -> int:
     raw = request.args.get("limit", "")
     if raw == "":
-        return webhooks.PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= webhooks.MAX_PAGE_SIZE:
-        message = _("Between 1 and %(n)d.", n=webhooks.MAX_PAGE_SIZE)
+        return deliveries.PAGE_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= deliveries.MAX_PAGE_SIZE:
+        message = _("Between 1 and %(n)d.", n=deliveries.MAX_PAGE_SIZE)
         raise ValidationFailed(message, fields={"limit": message})
     return int(raw)
 
@@ -59,14 +60,14 @@ def _limit() -> int:
 
 @api_bp.get("/webhooks")
 def api_list_webhooks():
-    items = [webhooks.endpoint_dict(e) for e in webhooks.list_endpoints(current_customer_id())]
+    items = [endpoints.endpoint_dict(e) for e in endpoints.list_endpoints(current_customer_id())]
     return jsonify({"ok": True, "items": items})
 
 
 @api_bp.post("/webhooks")
 def api_create_webhook():
     body = _body()
-    endpoint, secret = webhooks.create_endpoint(
+    endpoint, secret = endpoints.create_endpoint(
         current_customer_id(), body.get("url"), body.get("events")
     )
     return _no_store(jsonify({"ok": True, "id": endpoint.id, "secret": secret})), 201
@@ -75,48 +76,48 @@ def api_create_webhook():
 @api_bp.patch("/webhooks/<int:endpoint_id>")
 def api_update_webhook(endpoint_id: int):
     body = _body()
-    endpoint = webhooks.update_endpoint(
+    endpoint = endpoints.update_endpoint(
         current_customer_id(),
         endpoint_id,
         url=body.get("url"),
         events=body.get("events"),
         enabled=_optional_bool(body.get("enabled"), "enabled"),
     )
-    return jsonify({"ok": True, "webhook": webhooks.endpoint_dict(endpoint)})
+    return jsonify({"ok": True, "webhook": endpoints.endpoint_dict(endpoint)})
 
 
 @api_bp.delete("/webhooks/<int:endpoint_id>")
 def api_delete_webhook(endpoint_id: int):
-    webhooks.delete_endpoint(current_customer_id(), endpoint_id)
+    endpoints.delete_endpoint(current_customer_id(), endpoint_id)
     return jsonify({"ok": True})
 
 
 @api_bp.post("/webhooks/<int:endpoint_id>/rotate-secret")
 def api_rotate_secret(endpoint_id: int):
-    secret, expires = webhooks.rotate_secret(current_customer_id(), endpoint_id)
+    secret, expires = endpoints.rotate_secret(current_customer_id(), endpoint_id)
     return _no_store(
-        jsonify({"ok": True, "secret": secret, "previous_secret_expires_at": webhooks.iso(expires)})
+        jsonify({"ok": True, "secret": secret, "previous_secret_expires_at": iso(expires)})
     )
 
 
 @api_bp.post("/webhooks/<int:endpoint_id>/test")
 def api_send_test(endpoint_id: int):
     customer_id = current_customer_id()
-    delivery_id = webhooks.send_test(customer_id, endpoint_id)
-    delivery, _attempts = webhooks.get_delivery(customer_id, delivery_id)
-    return jsonify({"ok": True, "delivery": webhooks.delivery_dict(delivery)}), 202
+    delivery_id = deliveries.send_test(customer_id, endpoint_id)
+    delivery, _attempts = deliveries.get_delivery(customer_id, delivery_id)
+    return jsonify({"ok": True, "delivery": deliveries.delivery_dict(delivery)}), 202
 
 
 @api_bp.get("/webhooks/<int:endpoint_id>/deliveries")
 def api_list_deliveries(endpoint_id: int):
-    cursor = webhooks.parse_cursor(request.args.get("cursor"))
-    items, next_cursor = webhooks.list_deliveries(
+    cursor = deliveries.parse_cursor(request.args.get("cursor"))
+    items, next_cursor = deliveries.list_deliveries(
         current_customer_id(), endpoint_id, cursor=cursor, limit=_limit()
     )
     return jsonify(
         {
             "ok": True,
-            "items": [webhooks.delivery_dict(d) for d in items],
+            "items": [deliveries.delivery_dict(d) for d in items],
             "next_cursor": str(next_cursor) if next_cursor is not None else None,
         }
     )
@@ -124,12 +125,12 @@ def api_list_deliveries(endpoint_id: int):
 
 @api_bp.get("/webhook-deliveries/<int:delivery_id>")
 def api_get_delivery(delivery_id: int):
-    delivery, attempts = webhooks.get_delivery(current_customer_id(), delivery_id)
+    delivery, attempts = deliveries.get_delivery(current_customer_id(), delivery_id)
     return jsonify(
         {
             "ok": True,
-            "delivery": webhooks.delivery_dict(delivery),
-            "attempts": [webhooks.attempt_dict(a) for a in attempts],
+            "delivery": deliveries.delivery_dict(delivery),
+            "attempts": [deliveries.attempt_dict(a) for a in attempts],
         }
     )
 
@@ -137,24 +138,24 @@ def api_get_delivery(delivery_id: int):
 @api_bp.post("/webhook-deliveries/<int:delivery_id>/replay")
 def api_replay_delivery(delivery_id: int):
     customer_id = current_customer_id()
-    webhooks.replay(customer_id, delivery_id)
-    delivery, _attempts = webhooks.get_delivery(customer_id, delivery_id)
-    return jsonify({"ok": True, "delivery": webhooks.delivery_dict(delivery)}), 202
+    deliveries.replay(customer_id, delivery_id)
+    delivery, _attempts = deliveries.get_delivery(customer_id, delivery_id)
+    return jsonify({"ok": True, "delivery": deliveries.delivery_dict(delivery)}), 202
 
 
 # --- Dashboard pages ---------------------------------------------------------------------
 
 
 def _list_page(status: int = 200, errors: dict[str, str] | None = None, form=None):
-    endpoints = webhooks.list_endpoints(current_customer_id())
+    items = endpoints.list_endpoints(current_customer_id())
     return (
         render_page(
             "customer/webhooks.html",
-            endpoints=endpoints,
+            endpoints=items,
             events=EVENTS,
             errors=errors or {},
             form=form or {"url": "", "events": []},
-            max_endpoints=webhooks.MAX_ENDPOINTS_PER_CUSTOMER,
+            max_endpoints=endpoints.MAX_ENDPOINTS_PER_CUSTOMER,
         ),
         status,
     )
@@ -170,7 +171,7 @@ def webhooks_create():
     body = _body()
     form = {"url": body.get("url") or "", "events": body.get("events") or []}
     try:
-        endpoint, secret = webhooks.create_endpoint(
+        endpoint, secret = endpoints.create_endpoint(
             current_customer_id(), body.get("url"), body.get("events")
         )
     except DomainError as exc:
@@ -186,19 +187,19 @@ def webhooks_create():
 def _detail_page(endpoint_id: int):
     """The endpoint with its delivery log; the log's polling asks for its block alone."""
     customer_id = current_customer_id()
-    endpoint = webhooks.get_endpoint(customer_id, endpoint_id)
-    cursor = webhooks.parse_cursor(request.args.get("cursor"))
-    deliveries, next_cursor = webhooks.list_deliveries(customer_id, endpoint_id, cursor=cursor)
+    endpoint = endpoints.get_endpoint(customer_id, endpoint_id)
+    cursor = deliveries.parse_cursor(request.args.get("cursor"))
+    items, next_cursor = deliveries.list_deliveries(customer_id, endpoint_id, cursor=cursor)
     return render_page(
         "customer/webhooks_detail.html",
         block="delivery_log",
         endpoint=endpoint,
         events=EVENTS,
-        deliveries=deliveries,
+        deliveries=items,
         next_cursor=next_cursor,
         cursor=cursor,
-        polling=cursor is None and webhooks.has_pending(customer_id, endpoint_id),
-        rotating=webhooks.signing_secrets_overlap(endpoint),
+        polling=cursor is None and deliveries.has_pending(customer_id, endpoint_id),
+        rotating=endpoints.signing_secrets_overlap(endpoint),
         errors={},
     )
 
@@ -212,7 +213,7 @@ def webhook_detail(endpoint_id: int):
 def webhook_update(endpoint_id: int):
     body = _body()
     try:
-        webhooks.update_endpoint(
+        endpoints.update_endpoint(
             current_customer_id(),
             endpoint_id,
             url=body.get("url"),
@@ -231,7 +232,7 @@ def webhook_update(endpoint_id: int):
 def webhook_toggle(endpoint_id: int):
     enabled = request.form.get("enabled") == "1"
     try:
-        webhooks.update_endpoint(current_customer_id(), endpoint_id, enabled=enabled)
+        endpoints.update_endpoint(current_customer_id(), endpoint_id, enabled=enabled)
     except DomainError as exc:
         if exc.status == 404:
             raise
@@ -244,8 +245,8 @@ def webhook_toggle(endpoint_id: int):
 @pages_bp.post("/webhooks/<int:endpoint_id>/rotate")
 def webhook_rotate(endpoint_id: int):
     customer_id = current_customer_id()
-    secret, expires = webhooks.rotate_secret(customer_id, endpoint_id)
-    endpoint = webhooks.get_endpoint(customer_id, endpoint_id)
+    secret, expires = endpoints.rotate_secret(customer_id, endpoint_id)
+    endpoint = endpoints.get_endpoint(customer_id, endpoint_id)
     page = render_page(
         "customer/webhooks_secret.html",
         endpoint=endpoint,
@@ -259,7 +260,7 @@ def webhook_rotate(endpoint_id: int):
 @pages_bp.post("/webhooks/<int:endpoint_id>/test")
 def webhook_test(endpoint_id: int):
     try:
-        webhooks.send_test(current_customer_id(), endpoint_id)
+        deliveries.send_test(current_customer_id(), endpoint_id)
     except DomainError as exc:
         if exc.status == 404:
             raise
@@ -271,13 +272,13 @@ def webhook_test(endpoint_id: int):
 
 @pages_bp.get("/webhooks/<int:endpoint_id>/delete")
 def webhook_delete_confirm(endpoint_id: int):
-    endpoint = webhooks.get_endpoint(current_customer_id(), endpoint_id)
+    endpoint = endpoints.get_endpoint(current_customer_id(), endpoint_id)
     return render_page("customer/webhooks_delete.html", endpoint=endpoint)
 
 
 @pages_bp.post("/webhooks/<int:endpoint_id>/delete")
 def webhook_delete(endpoint_id: int):
-    webhooks.delete_endpoint(current_customer_id(), endpoint_id)
+    endpoints.delete_endpoint(current_customer_id(), endpoint_id)
     flash(_("The endpoint was deleted."), "success")
     return redirect(url_for("customer.webhooks"), code=303)
 
@@ -285,9 +286,9 @@ def webhook_delete(endpoint_id: int):
 @pages_bp.post("/webhook-deliveries/<int:delivery_id>/replay")
 def webhook_replay(delivery_id: int):
     customer_id = current_customer_id()
-    delivery, _attempts = webhooks.get_delivery(customer_id, delivery_id)
+    delivery, _attempts = deliveries.get_delivery(customer_id, delivery_id)
     try:
-        webhooks.replay(customer_id, delivery_id)
+        deliveries.replay(customer_id, delivery_id)
     except DomainError as exc:
         if exc.status == 404:
             raise
