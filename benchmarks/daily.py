@@ -42,7 +42,7 @@ def generate(app, participants: int, customers: int) -> dict[str, Any]:
     state one day of work leaves behind (`data.prepare_daily`)."""
     from referral_app.core import crypto
     from referral_app.extensions import db
-    from referral_app.participants import signup as participant_service
+    from referral_app.participants import addresses
     from referral_app.tracking import stats
 
     reset_schema(app)
@@ -54,8 +54,8 @@ def generate(app, participants: int, customers: int) -> dict[str, Any]:
             emails.append(
                 (
                     crypto.encrypt(address),
-                    participant_service.email_hash(address),
-                    participant_service.alias_hash(address),
+                    addresses.email_hash(address),
+                    addresses.alias_hash(address),
                 )
             )
         retention = int(app.config["RAW_EVENT_RETENTION_DAYS"])

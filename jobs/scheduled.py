@@ -10,7 +10,7 @@ from typing import Any
 from jobs import mail as mail_jobs
 from referral_app.extensions import db
 from referral_app.models import utcnow
-from referral_app.participants import signup as participants
+from referral_app.participants import erasure
 from referral_app.rewards import ledger as rewards
 from referral_app.tracking import fraud, retention
 from referral_app.webhooks import deliveries
@@ -22,7 +22,7 @@ def daily() -> dict[str, Any]:
     now = utcnow()
     ledger = rewards.sync_ledger()
     queued = rewards.queue_reward_mails()
-    unconfirmed = participants.delete_unconfirmed(now)
+    unconfirmed = erasure.delete_unconfirmed(now)
     salts = retention.rotate_salts(now)
     counters = fraud.purge_expired_counters(db.session, now)
     db.session.commit()

@@ -111,7 +111,7 @@ def refer(client, ref: str, visitors: int, traveller, first_ip: int = 10) -> lis
 
 
 def participant_row(app, email_hash_of: str | None = None, participant_id: int | None = None):  # type: ignore[no-untyped-def]
-    from referral_app.participants import signup as participants
+    from referral_app.participants import addresses
 
     with app.app_context():
         if participant_id is not None:
@@ -119,7 +119,7 @@ def participant_row(app, email_hash_of: str | None = None, participant_id: int |
         else:
             row = db.session.scalar(
                 select(Participant).where(
-                    Participant.email_hash == participants.email_hash(email_hash_of)
+                    Participant.email_hash == addresses.email_hash(email_hash_of)
                 )
             )
         if row is not None:

@@ -272,9 +272,9 @@ def test_erasing_a_participant_after_the_monthly_cleanup_keeps_rebuild_exact(
         traveller.move_to("2026-08-01 03:00:00")
         mail_app.test_cli_runner().invoke(args=["jobs", "run", "monthly"])
     with mail_app.test_request_context():
-        from referral_app.participants import signup as participants
+        from referral_app.participants import erasure
 
-        participants.erase_participant(customer["id"], anna.id, f"user:{customer['user_id']}")
+        erasure.erase_participant(customer["id"], anna.id, f"user:{customer['user_id']}")
     assert rebuild_check(mail_app)["differences"] == 0
 
 

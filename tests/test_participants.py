@@ -20,7 +20,8 @@ from referral_app.models import (
     ParticipantDevice,
     RewardGrant,
 )
-from referral_app.participants import signup as participants
+from referral_app.participants import erasure
+from referral_app.participants import export as participant_export
 
 from .support_mail import html_of, smtp_server, text_of  # noqa: F401
 from .support_participants import (
@@ -40,7 +41,7 @@ from .support_participants import (
 START = "2026-03-02 09:00:00"
 
 
-def _error(response) -> str:  # type: ignore[no-untyped-def]
+def visitor_error(response) -> str:  # type: ignore[no-untyped-def]
     body = response.get_json()
     assert body["ok"] is False and body["message"], body
     return body["error"]
@@ -62,14 +63,14 @@ def test_program_info_gives_the_consent_text_and_its_version(mail_app, customer)
 
 def test_program_info_refuses_unknown_and_inactive_programs(mail_app, customer):
     client = mail_app.test_client()
-    assert _error(client.get("/api/referral/program?ref=NOPE123")) == "unknown_ref"
+    assert visitor_error(client.get("/api/referral/program?ref=NOPE123")) == "unknown_ref"
     assert client.get("/api/referral/program?ref=NOPE123").status_code == 404
-    assert _error(client.get("/api/referral/program?ref=<script>")) == "invalid_ref"
+    assert visitor_error(client.get("/api/referral/program?ref=<script>")) == "invalid_ref"
     with mail_app.app_context():
         db.session.get(Customer, customer["id"]).referral_enabled = False
         db.session.commit()
     response = client.get(f"/api/referral/program?ref={customer['ref_code']}")
-    assert response.status_code == 403 and _error(response) == "program_inactive"
+    assert response.status_code == 403 and visitor_error(response) == "program_inactive"
 
 
 # --- sign-up: bad input stores nothing -----------------------------------------------------
@@ -111,7 +112,7 @@ def test_bad_sign_up_is_refused_and_nothing_is_stored(
     body = {key: value for key, value in body.items() if value is not None}
     response = mail_app.test_client().post("/api/referral/register-lead", json=body)
     assert response.status_code == status
-    assert _error(response) == code
+    assert visitor_error(response) == code
     assert count(mail_app, Participant) == 0
     assert count(mail_app, OutgoingMail) == 0
     assert smtp_server.messages == []
@@ -122,7 +123,7 @@ def test_sign_up_for_an_inactive_program_is_refused(mail_app, smtp_server, custo
         db.session.get(Customer, customer["id"]).referral_enabled = False
         db.session.commit()
     response = signup(mail_app.test_client(), customer["ref_code"], "anna@example.org")
-    assert response.status_code == 403 and _error(response) == "program_inactive"
+    assert response.status_code == 403 and visitor_error(response) == "program_inactive"
     assert count(mail_app, Participant) == 0 and smtp_server.messages == []
 
 
@@ -144,7 +145,7 @@ def test_consent_is_accepted_as_json_true_or_a_checked_form_box(
 
 def test_disposable_address_is_logged_without_the_address(mail_app, customer):
     response = signup(mail_app.test_client(), customer["ref_code"], "wegwerf@sub.mailinator.com")
-    assert response.status_code == 400 and _error(response) == "disposable_email"
+    assert response.status_code == 400 and visitor_error(response) == "disposable_email"
     with mail_app.app_context():
         [entry] = db.session.scalars(select(FraudLogEntry)).all()
         assert entry.type == "disposable_email"
@@ -178,7 +179,7 @@ def test_sign_up_stores_the_consent_proof(mail_app, smtp_server, customer):
         consent = db.session.get(ConsentText, row.consent_text_id)
         assert consent.version == version
         assert "Müller & Söhne GmbH" in consent.text
-        export = participants.export_participant(customer["id"], row.id)
+        export = participant_export.export_participant(customer["id"], row.id)
     assert export["consent"]["version"] == version
     assert export["consent"]["text"] == consent.text
     assert export["consent"]["page"] == "https://mueller-soehne.example/danke"
@@ -267,9 +268,9 @@ def test_a_forged_token_is_refused(mail_app, smtp_server, customer):
     forged = "A" * 32
     for token in (forged, "short", "x" * 300, "bad token!"):
         response = client.post("/api/referral/confirm-lead", json={"token": token})
-        assert response.status_code == 400 and _error(response) == "invalid_token"
+        assert response.status_code == 400 and visitor_error(response) == "invalid_token"
     response = client.post("/api/referral/confirm-lead", json={"token": 12345})
-    assert _error(response) == "invalid_token"
+    assert visitor_error(response) == "invalid_token"
     page = client.get(f"/api/referral/confirm-lead?token={forged}")
     assert page.status_code == 400
     assert 'data-state="invalid_token"' in page.get_data(as_text=True)
@@ -305,7 +306,7 @@ def test_an_expired_token_explains_itself_and_offers_a_new_link(mail_app, smtp_s
         token = token_from(smtp_server.messages[-1])
         traveller.shift(49 * 3600)
         response = client.post("/api/referral/confirm-lead", json={"token": token})
-        assert response.status_code == 400 and _error(response) == "token_expired"
+        assert response.status_code == 400 and visitor_error(response) == "token_expired"
         page = client.get(f"/api/referral/confirm-lead?token={token}")
         assert page.status_code == 400
         html = page.get_data(as_text=True)
@@ -316,7 +317,7 @@ def test_an_expired_token_explains_itself_and_offers_a_new_link(mail_app, smtp_s
         assert resent.status_code == 202
         new_token = token_from(smtp_server.messages[-1])
         assert new_token != token
-        assert _error(client.post("/api/referral/confirm-lead", json={"token": token})) in (
+        assert visitor_error(client.post("/api/referral/confirm-lead", json={"token": token})) in (
             "invalid_token",
             "token_expired",
         )
@@ -328,7 +329,7 @@ def test_resend_with_a_forged_token_is_refused(mail_app, customer):
     response = mail_app.test_client().post(
         "/api/referral/resend-confirmation", json={"token": "B" * 32}
     )
-    assert response.status_code == 400 and _error(response) == "invalid_token"
+    assert response.status_code == 400 and visitor_error(response) == "invalid_token"
 
 
 # --- mails: language, escaping -------------------------------------------------------------
@@ -393,7 +394,7 @@ def test_token_routes_are_rate_limited(make_app, smtp_server, customer):
     limited = client.post("/api/referral/confirm-lead", json={"token": "E" * 32})
     for _ in range(6):
         limited = client.post("/api/referral/confirm-lead", json={"token": "E" * 32})
-    assert limited.status_code == 429 and _error(limited) == "rate_limited"
+    assert limited.status_code == 429 and visitor_error(limited) == "rate_limited"
 
 
 # --- unsubscribing and erasure -------------------------------------------------------------
@@ -479,12 +480,12 @@ def test_export_and_erase_for_customers(mail_app, smtp_server, customer):
         refer(client, anna.ref_code, 3, traveller)
     mail_app.test_cli_runner().invoke(args=["jobs", "run", "daily"])
     with mail_app.test_request_context():  # the customer's API calls these in a request
-        export = participants.export_participant(customer["id"], anna.id)
-        summary = participants.participant_summary(db.session.get(Participant, anna.id))
+        export = participant_export.export_participant(customer["id"], anna.id)
+        summary = participant_export.participant_summary(db.session.get(Participant, anna.id))
         with pytest.raises(NotFound):
-            participants.export_participant(customer["id"] + 1, anna.id)
+            participant_export.export_participant(customer["id"] + 1, anna.id)
         with pytest.raises(NotFound):
-            participants.erase_participant(customer["id"] + 1, anna.id, "user:1")
+            erasure.erase_participant(customer["id"] + 1, anna.id, "user:1")
     assert set(export) >= {"participant", "consent", "referrals", "rewards"}
     assert export["participant"]["email"] == "anna@example.org"
     assert export["participant"]["name"] == "Anna"
@@ -506,7 +507,7 @@ def test_export_and_erase_for_customers(mail_app, smtp_server, customer):
     assert summary["referrals"] == 3 and summary["rewards"][0]["tier"] == "Bronze"
 
     with mail_app.app_context():
-        participants.erase_participant(customer["id"], anna.id, f"user:{customer['user_id']}")
+        erasure.erase_participant(customer["id"], anna.id, f"user:{customer['user_id']}")
         [audit] = db.session.scalars(select(AuditEntry)).all()
         assert audit.user_id == customer["user_id"]
     assert count(mail_app, Participant) == 0
@@ -522,7 +523,7 @@ def test_a_pending_confirmation_mail_is_never_sent_after_erasure(make_app, smtp_
         assert mails(app) == [("confirmation", "pending", 1)]
         anna = participant_row(app, "anna@example.org")
         with app.app_context():
-            participants.erase_participant(customer["id"], anna.id, "participant")
+            erasure.erase_participant(customer["id"], anna.id, "participant")
         smtp_server.start()
         traveller.shift(60)
         with app.app_context():

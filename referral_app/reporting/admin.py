@@ -508,7 +508,7 @@ def erase_participant(customer_id: int, code: str, admin_id: int) -> None:
     """An admin erases one participant of this customer, found by their personal code
     (DSGVO Art. 17, for requests that reach the platform operator). The participants
     service does the erasure and writes the audit entry. Commits."""
-    from ..participants import signup as participants
+    from ..participants import erasure
 
     code = (code or "").strip().upper()
     participant_id = db.session.scalar(
@@ -520,7 +520,7 @@ def erase_participant(customer_id: int, code: str, admin_id: int) -> None:
         raise NotFound(
             _("This customer has no participant with this code."), code="unknown_participant"
         )
-    participants.erase_participant(customer_id, participant_id, f"user:{admin_id}")
+    erasure.erase_participant(customer_id, participant_id, f"user:{admin_id}")
 
 
 # --- the audit trail -----------------------------------------------------------------------

@@ -362,7 +362,7 @@ def page_size(raw: Any, default: int = PAGE_SIZE) -> int:
 def normalise_search_email(text: str) -> str:
     """The searched address in the form sign-up stored and hashed (participants service),
     so an exact search finds it however it was typed."""
-    from ..participants.signup import normalise_email
+    from ..participants.addresses import normalise_email
 
     try:
         return normalise_email(text)

@@ -25,8 +25,8 @@ from .endpoints import (
     DISABLED_PERSISTENT_FAILURE,
     MAX_TIMEOUT_SECONDS,
     EndpointDisabled,
-    _forget_subscriptions,
-    _owned_endpoint,
+    forget_subscriptions,
+    owned_endpoint,
     subscribed_events,
 )
 from .sending import USER_AGENT, SendResult, send
@@ -112,7 +112,7 @@ def queue_event(
 def send_test(customer_id: int, endpoint_id: int) -> int:
     """A `webhook.test` delivery to one endpoint (one attempt, no retries, and it never
     counts towards switching the endpoint off). Returns the delivery id."""
-    endpoint = _owned_endpoint(customer_id, endpoint_id)
+    endpoint = owned_endpoint(customer_id, endpoint_id)
     if not endpoint.enabled:
         raise EndpointDisabled(_("Switch the endpoint on first."))
     customer = db.session.get(Customer, customer_id)
@@ -202,7 +202,7 @@ def list_deliveries(
     customer_id: int, endpoint_id: int, *, cursor: int | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[WebhookDelivery], int | None]:
     """Newest first, a page at a time. Returns (deliveries, next cursor or None)."""
-    endpoint = _owned_endpoint(customer_id, endpoint_id)
+    endpoint = owned_endpoint(customer_id, endpoint_id)
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
     if cursor is not None:
@@ -338,7 +338,7 @@ def _record(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: SendRe
                 switched_off = _switch_off_if_failing(endpoint.id)
     db.session.commit()
     if switched_off:
-        _forget_subscriptions(endpoint.customer_id)
+        forget_subscriptions(endpoint.customer_id)
         notify_disabled(endpoint.id)
     if retry_in is not None:
         _enqueue(delivery.id, delay=timedelta(seconds=retry_in))

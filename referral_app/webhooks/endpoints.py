@@ -17,8 +17,8 @@ from ..core.formats import iso
 from ..extensions import db
 from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow
 from .events import EVENTS
-from .signing import ROTATION_OVERLAP, _seal, new_secret
-from .urls import _refused, check_url
+from .signing import ROTATION_OVERLAP, new_secret, seal
+from .urls import check_url, refused
 
 MAX_ENDPOINTS_PER_CUSTOMER = 20
 MAX_TIMEOUT_SECONDS = 10
@@ -40,7 +40,7 @@ def _subscription_cache() -> dict[int, tuple[float, frozenset[str]]]:
     return current_app.extensions.setdefault("webhook_subscriptions", {})
 
 
-def _forget_subscriptions(customer_id: int) -> None:
+def forget_subscriptions(customer_id: int) -> None:
     _subscription_cache().pop(customer_id, None)
 
 
@@ -81,7 +81,7 @@ def _clean_events(events: Any) -> list[str]:
     return [e for e in EVENTS if e in events]
 
 
-def _owned_endpoint(customer_id: int, endpoint_id: int) -> WebhookEndpoint:
+def owned_endpoint(customer_id: int, endpoint_id: int) -> WebhookEndpoint:
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None or endpoint.customer_id != customer_id:
         raise NotFound(_("No such webhook endpoint."))
@@ -100,7 +100,7 @@ def list_endpoints(customer_id: int) -> list[WebhookEndpoint]:
 
 def get_endpoint(customer_id: int, endpoint_id: int) -> WebhookEndpoint:
     """The customer's own endpoint; another customer's id is "not found" (404)."""
-    return _owned_endpoint(customer_id, endpoint_id)
+    return owned_endpoint(customer_id, endpoint_id)
 
 
 def endpoint_dict(endpoint: WebhookEndpoint) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def signing_secrets_overlap(endpoint: WebhookEndpoint) -> bool:
 def create_endpoint(customer_id: int, url: Any, events: Any) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its secret (returned once; stored only encrypted). Commits."""
     if not isinstance(url, str):
-        raise _refused(_("Enter the URL that should receive the webhooks."))
+        raise refused(_("Enter the URL that should receive the webhooks."))
     clean_events = _clean_events(events)
     clean_url = check_url(url)
     count = len(list_endpoints(customer_id))
@@ -141,13 +141,13 @@ def create_endpoint(customer_id: int, url: Any, events: Any) -> tuple[WebhookEnd
         customer_id=customer_id,
         url=clean_url,
         events=clean_events,
-        secret_encrypted=_seal(secret),
+        secret_encrypted=seal(secret),
         enabled=True,
         consecutive_failures=0,
     )
     db.session.add(endpoint)
     db.session.commit()
-    _forget_subscriptions(customer_id)
+    forget_subscriptions(customer_id)
     return endpoint, secret
 
 
@@ -161,10 +161,10 @@ def update_endpoint(
 ) -> WebhookEndpoint:
     """Change URL, events or the on/off switch. Switching on clears the failure state
     (the URL is checked again then: DNS may have changed while it was off). Commits."""
-    endpoint = _owned_endpoint(customer_id, endpoint_id)
+    endpoint = owned_endpoint(customer_id, endpoint_id)
     if url is not None:
         if not isinstance(url, str):
-            raise _refused(_("Enter the URL that should receive the webhooks."))
+            raise refused(_("Enter the URL that should receive the webhooks."))
         endpoint.url = check_url(url)
     if events is not None:
         endpoint.events = _clean_events(events)
@@ -177,13 +177,13 @@ def update_endpoint(
         endpoint.enabled = False
         endpoint.disabled_reason = DISABLED_BY_CUSTOMER
     db.session.commit()
-    _forget_subscriptions(customer_id)
+    forget_subscriptions(customer_id)
     return endpoint
 
 
 def delete_endpoint(customer_id: int, endpoint_id: int) -> None:
     """Deletes the endpoint with its deliveries and attempts. Commits."""
-    endpoint = _owned_endpoint(customer_id, endpoint_id)
+    endpoint = owned_endpoint(customer_id, endpoint_id)
     delivery_ids = select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint.id)
     db.session.execute(
         WebhookAttempt.__table__.delete().where(WebhookAttempt.delivery_id.in_(delivery_ids))
@@ -193,17 +193,17 @@ def delete_endpoint(customer_id: int, endpoint_id: int) -> None:
     )
     db.session.delete(endpoint)
     db.session.commit()
-    _forget_subscriptions(customer_id)
+    forget_subscriptions(customer_id)
 
 
 def rotate_secret(customer_id: int, endpoint_id: int) -> tuple[str, datetime]:
     """A new secret; the old one keeps signing too for 24 hours, so the receiver can switch
     without losing a message. Returns (new secret, when the old one stops). Commits."""
-    endpoint = _owned_endpoint(customer_id, endpoint_id)
+    endpoint = owned_endpoint(customer_id, endpoint_id)
     secret = new_secret()
     expires = utcnow() + ROTATION_OVERLAP
     endpoint.previous_secret_encrypted = endpoint.secret_encrypted
     endpoint.previous_secret_expires_at = expires
-    endpoint.secret_encrypted = _seal(secret)
+    endpoint.secret_encrypted = seal(secret)
     db.session.commit()
     return secret, expires

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .urls import UnsafeUrl, _allow_private, _split_url, resolve
+from .urls import UnsafeUrl, private_allowed, resolve, split_url
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ def send(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> S
         return SendResult(status, error, int((time.monotonic() - started) * 1000))
 
     try:
-        scheme, host, port, path = _split_url(url)
-        addresses = resolve(host, port, allow_private=_allow_private())
+        scheme, host, port, path = split_url(url)
+        addresses = resolve(host, port, allow_private=private_allowed())
     except UnsafeUrl as exc:
         return result(None, "refused: " + exc.reason)
     if scheme == "https":

@@ -25,21 +25,21 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
 
 
-def _seal(secret: str) -> str:
+def seal(secret: str) -> str:
     return crypto.encrypt(secret).decode("ascii")
 
 
-def _unseal(sealed: str | None) -> str | None:
+def unseal(sealed: str | None) -> str | None:
     return crypto.decrypt(sealed.encode("ascii")) if sealed else None
 
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime | None = None) -> list[str]:
     """The current secret, plus the previous one while its rotation overlap lasts."""
     now = now or utcnow()
-    found = [_unseal(endpoint.secret_encrypted)]
+    found = [unseal(endpoint.secret_encrypted)]
     expires = endpoint.previous_secret_expires_at
     if endpoint.previous_secret_encrypted and expires is not None and expires > now:
-        found.append(_unseal(endpoint.previous_secret_encrypted))
+        found.append(unseal(endpoint.previous_secret_encrypted))
     return [s for s in found if s]
 
 

@@ -96,7 +96,7 @@ def _messages() -> dict[str, str]:
     }
 
 
-def _split_url(url: str) -> tuple[str, str, int, str]:
+def split_url(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, path+query) of an acceptable URL; raises UnsafeUrl."""
     if not url or len(url) > MAX_URL_LENGTH:
         raise UnsafeUrl("too_long")
@@ -146,18 +146,18 @@ def check_url(url: str, *, allow_private: bool | None = None) -> str:
     resolves to must be public (unless WEBHOOK_ALLOW_PRIVATE)."""
     url = (url or "").strip()
     if allow_private is None:
-        allow_private = _allow_private()
+        allow_private = private_allowed()
     try:
-        _, host, port, _path = _split_url(url)
+        _, host, port, _path = split_url(url)
         resolve(host, port, allow_private=allow_private)
     except UnsafeUrl as exc:
-        raise _refused(_messages()[exc.reason]) from None
+        raise refused(_messages()[exc.reason]) from None
     return url
 
 
-def _refused(message: str) -> InvalidWebhookUrl:
+def refused(message: str) -> InvalidWebhookUrl:
     return InvalidWebhookUrl(message, fields={"url": message})
 
 
-def _allow_private() -> bool:
+def private_allowed() -> bool:
     return bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE", False))

@@ -109,21 +109,19 @@ def participants():
 @bp.get("/participants/<int:participant_id>/export")
 def export_participant(participant_id: int):
     """Everything stored about one participant (DSGVO Art. 15)."""
-    from ...participants import signup as participant_service
+    from ...participants import export
 
     dashboard.get_participant(current_customer_id(), participant_id)
-    return ok(**participant_service.export_participant(current_customer_id(), participant_id))
+    return ok(**export.export_participant(current_customer_id(), participant_id))
 
 
 @bp.delete("/participants/<int:participant_id>")
 def delete_participant(participant_id: int):
     """Erase one participant (DSGVO Art. 17); the anonymous aggregates stay."""
-    from ...participants import signup as participant_service
+    from ...participants import erasure
 
     dashboard.get_participant(current_customer_id(), participant_id)
-    participant_service.erase_participant(
-        current_customer_id(), participant_id, f"user:{current_user.id}"
-    )
+    erasure.erase_participant(current_customer_id(), participant_id, f"user:{current_user.id}")
     return ok()
 
 

@@ -250,11 +250,11 @@ def participants_csv():
 @bp.get("/participants/<int:participant_id>/export.json")
 def participant_export(participant_id: int):
     """One participant's data as a file (DSGVO Art. 15), for the customer to hand over."""
-    from ...participants import signup as participant_service
+    from ...participants import export
 
     customer_id = current_customer_id()
     dashboard.get_participant(customer_id, participant_id)
-    data = {"ok": True, **participant_service.export_participant(customer_id, participant_id)}
+    data = {"ok": True, **export.export_participant(customer_id, participant_id)}
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2, default=str),
         mimetype="application/json",
@@ -269,9 +269,9 @@ def participant_delete(participant_id: int):
     participant = dashboard.get_participant(customer_id, participant_id)
     if request.method == "GET":
         return render_page("customer/participant_delete.html", participant=participant)
-    from ...participants import signup as participant_service
+    from ...participants import erasure
 
-    participant_service.erase_participant(customer_id, participant_id, f"user:{current_user.id}")
+    erasure.erase_participant(customer_id, participant_id, f"user:{current_user.id}")
     return done(_("The participant's data is deleted."), "customer.participants")
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from flask import request
 
 from ...extensions import client_ip, csrf, limiter
-from ...participants import signup as participants
+from ...participants import erasure
+from ...participants import hub as participant_hub
 from .cookieless import speak
 from .leads import secret_page, token_limit
 from .pages import bp
@@ -19,8 +20,8 @@ from .pages import bp
 @bp.get("/hub/<token>")
 @limiter.limit(token_limit)
 def hub(token: str):
-    speak(participants.participant_by_hub_token(token).language)
-    view = participants.hub(token, client_ip(), request.headers.get("User-Agent", ""))
+    speak(participant_hub.participant_by_hub_token(token).language)
+    view = participant_hub.hub(token, client_ip(), request.headers.get("User-Agent", ""))
     return secret_page("public/hub.html", hub=view)
 
 
@@ -28,7 +29,7 @@ def hub(token: str):
 @limiter.limit(token_limit)
 def hub_delete_confirm(token: str):
     """The confirmation step before 'delete my data' (works without JavaScript)."""
-    participant = participants.participant_by_hub_token(token)
+    participant = participant_hub.participant_by_hub_token(token)
     speak(participant.language)
     return secret_page("public/delete.html", token=token, participant=participant)
 
@@ -38,15 +39,15 @@ def hub_delete_confirm(token: str):
 @csrf.exempt  # no session to hold a CSRF token: the secret hub link is the key (and
 # `pages.refuse_cross_site_forms` turns away posts from other sites)
 def hub_delete(token: str):
-    speak(participants.participant_by_hub_token(token).language)
-    participants.erase_by_hub_token(token)
+    speak(participant_hub.participant_by_hub_token(token).language)
+    erasure.erase_by_hub_token(token)
     return secret_page("public/deleted.html")
 
 
 @bp.get("/unsubscribe/<int:participant_id>/<token>")
 @limiter.limit(token_limit)
 def unsubscribe_page(participant_id: int, token: str):
-    participant = participants.participant_for_unsubscribe(participant_id, token)
+    participant = erasure.participant_for_unsubscribe(participant_id, token)
     speak(participant.language)
     return secret_page(
         "public/unsubscribe.html",
@@ -60,9 +61,9 @@ def unsubscribe_page(participant_id: int, token: str):
 @limiter.limit(token_limit)
 @csrf.exempt  # RFC 8058 one-click POSTs come from mail providers: the signed link is the key
 def unsubscribe(participant_id: int, token: str):
-    speak(participants.participant_for_unsubscribe(participant_id, token).language)
+    speak(erasure.participant_for_unsubscribe(participant_id, token).language)
     if request.form.get("action") == "delete":
-        participants.erase_by_unsubscribe_token(participant_id, token)
+        erasure.erase_by_unsubscribe_token(participant_id, token)
         return secret_page("public/deleted.html")
-    participants.unsubscribe(participant_id, token)
+    erasure.unsubscribe(participant_id, token)
     return secret_page("public/unsubscribed.html")

@@ -9,7 +9,8 @@ from flask import current_app, jsonify, make_response, redirect, render_template
 
 from ...core.errors import DomainError
 from ...extensions import client_ip, limiter
-from ...participants import signup as participants
+from ...participants import confirmation, signup
+from ...participants import program as programs
 from .api import bp, payload
 from .cookieless import speak
 
@@ -35,12 +36,12 @@ def secret_page(template: str, status: int = 200, **context: Any):
 
 @bp.get("/program")
 def program():
-    return jsonify({"ok": True, **participants.program_info(request.args.get("ref"))})
+    return jsonify({"ok": True, **programs.program_info(request.args.get("ref"))})
 
 
 @bp.post("/register-lead")
 def register_lead():
-    participants.register(payload(), client_ip(), request.headers.get("User-Agent", ""))
+    signup.register(payload(), client_ip(), request.headers.get("User-Agent", ""))
     return jsonify({"ok": True, "status": "confirmation_sent"}), 202
 
 
@@ -50,7 +51,7 @@ def confirm_page():
     """The link in the mail: a page whose form confirms by POST (auto-submitted by
     static/js/confirm.js), so a scanner that fetches the link confirms nothing."""
     token = request.args.get("token", "")
-    state, language = participants.confirmation_state(token)
+    state, language = confirmation.confirmation_state(token)
     speak(language)
     ok = state in ("pending", "already_confirmed")
     return secret_page("public/confirm.html", 200 if ok else 400, token=token, state=state)
@@ -65,7 +66,7 @@ def confirm_lead():
     form_post = _is_form_post()
     token = payload().get("token")
     try:
-        result = participants.confirm(token, client_ip(), request.headers.get("User-Agent", ""))
+        result = confirmation.confirm(token, client_ip(), request.headers.get("User-Agent", ""))
     except DomainError as exc:
         if form_post and exc.code in ("invalid_token", "token_expired"):
             return secret_page("public/confirm.html", 400, token=token or "", state=exc.code)
@@ -89,7 +90,7 @@ def resend_confirmation():
     form_post = _is_form_post()
     token = payload().get("token")
     try:
-        participants.resend_confirmation(token)
+        confirmation.resend_confirmation(token)
     except DomainError as exc:
         if form_post and exc.code == "invalid_token":
             return secret_page("public/confirm.html", 400, token="", state=exc.code)

@@ -1,0 +1,55 @@
+"""E-mail addresses: validated, stored encrypted (Fernet, DATA_KEY) and found by a keyed
+hash; a second keyed hash of the canonical form (Gmail dots, +tags) spots near-duplicates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from disposable_email_domains import blocklist as disposable_domains
+from email_validator import EmailNotValidError, validate_email
+
+from ..core import crypto
+from .program import visitor_error
+
+MAX_EMAIL_LENGTH = 254
+GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
+
+
+def normalise_email(raw: Any) -> str:
+    """The address as stored and hashed: validated (no DNS lookup), lower-cased."""
+    if not isinstance(raw, str):
+        raise visitor_error("invalid_email")
+    raw = raw.strip()
+    if not raw or len(raw) > MAX_EMAIL_LENGTH:
+        raise visitor_error("invalid_email")
+    try:
+        address = validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise visitor_error("invalid_email") from exc
+    if len(address) > MAX_EMAIL_LENGTH:
+        raise visitor_error("invalid_email")
+    return address
+
+
+def canonical_email(address: str) -> str:
+    """The form near-identical addresses share: no +tag; for Gmail no dots, one domain."""
+    local, _at, domain = address.rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in GMAIL_DOMAINS:
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
+
+
+def email_hash(address: str) -> str:
+    return crypto.keyed_hash("email", address)
+
+
+def alias_hash(address: str) -> str:
+    return crypto.keyed_hash("alias", canonical_email(address))
+
+
+def is_disposable(address: str) -> bool:
+    """The domain or any parent domain is on the `disposable-email-domains` blocklist."""
+    parts = address.rpartition("@")[2].split(".")
+    return any(".".join(parts[i:]) in disposable_domains for i in range(len(parts) - 1))
