@@ -1245,7 +1245,7 @@ def setup_programs(app: Flask, count: int) -> list[Program]:
 def run(app: Flask, mailbox: Any, seed: int = 20310312, scale: float = 1.0) -> Report:
     """Play the whole day through `app` (a fresh database; mail to `mailbox`, a
     tests.support_mail.SmtpServer) and score it."""
-    from referral_app.tracking.engine import forget_cached_codes
+    from referral_app.tracking.owners import forget_cached_codes
     from referral_app.tracking.visitor import forget_cached_salts
 
     forget_cached_salts()

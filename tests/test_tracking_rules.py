@@ -10,8 +10,7 @@ import time_machine
 from sqlalchemy import select
 
 from referral_app.extensions import db
-from referral_app.tracking import engine as tracking
-from referral_app.tracking import fraud
+from referral_app.tracking import fraud, owners
 
 from .support_tracking import (
     FIREFOX,
@@ -47,13 +46,13 @@ def test_ip_day_key_ends_with_the_utc_day():
     [("ABCD2345", "ABCD2345"), ("  abcd2345 ", "ABCD2345"), ("ref-1_x", "REF-1_X")],
 )
 def test_parse_ref_accepts_codes_in_any_case(value, parsed):
-    assert tracking.parse_ref(value) == parsed
+    assert owners.parse_ref(value) == parsed
 
 
 @pytest.mark.parametrize("value", [None, "", "a b", "ä", "x" * 65, 7, ["A"], b"ABC"])
 def test_parse_ref_refuses_everything_else(value):
-    with pytest.raises(tracking.InvalidRef):
-        tracking.parse_ref(value)
+    with pytest.raises(owners.InvalidRef):
+        owners.parse_ref(value)
 
 
 @pytest.mark.parametrize(
@@ -61,7 +60,7 @@ def test_parse_ref_refuses_everything_else(value):
     [(1, 1), ("42", 42), (" 7 ", 7), (0, None), (-1, None), (True, None), (2**63, None)],
 )
 def test_parse_click_id(value, parsed):
-    assert tracking.parse_click_id(value) == parsed
+    assert owners.parse_click_id(value) == parsed
 
 
 def test_database_counter_window_starts_with_the_first_event(make_app):
@@ -139,7 +138,7 @@ def test_paused_program_is_seen_at_once_after_forgetting_the_cache(app, client, 
     code = customer["ref_code"]
     assert click(client, code, "203.0.113.80")["status"] == "tracked"
     _pause(app, customer["id"])
-    tracking.forget_cached_codes()
+    owners.forget_cached_codes()
     assert post(client, "track-click", "203.0.113.81", ref=code).status_code == 403
 
 

@@ -149,7 +149,7 @@ def set_enabled(customer_id: int, enabled: bool) -> bool:
 def _forget_cached_codes() -> None:
     """The tracking engine keeps active codes for a few seconds per process: this one
     follows the switch at once (other app servers within TRACKING_CODE_CACHE_SECONDS)."""
-    from ..tracking.engine import forget_cached_codes
+    from ..tracking.owners import forget_cached_codes
 
     forget_cached_codes()
 

@@ -26,7 +26,7 @@ from ..core.formats import iso, percent
 from ..extensions import db
 from ..models import COUNTERS, Customer, CustomerStats, DailyStats, FraudLogEntry
 from ..tracking import stats
-from .admin import record_audit
+from .audit_trail import record_audit
 from .fraud_log import FraudFilter
 
 BATCH = 1000

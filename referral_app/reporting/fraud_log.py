@@ -32,7 +32,9 @@ from ..models import (
     User,
     utcnow,
 )
-from .admin import fraud_item, parse_positive_int, record_audit
+from .admin_customers import fraud_item
+from .audit_trail import record_audit
+from .paging import parse_positive_int
 
 FRAUD_PER_PAGE = 50
 MAX_REVIEW_IDS = 500

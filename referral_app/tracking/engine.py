@@ -14,30 +14,19 @@ Every event is stored, counted or not, so a customer can see why a click did not
 
 Inputs are plain values (the view passes the raw request fields, the client IP and the user
 agent); nothing here reads the Flask request. No raw IP or user agent is stored: the visitor
-is known only by the keyed, salted hashes of `visitor.identify`.
-"""
+is known only by the keyed, salted hashes of `visitor.identify`."""
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import re
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 from flask import current_app
-from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
-from ..core.codes import looks_like_program_code
-from ..core.errors import DomainError
 from ..core.metrics import count_event
 from ..core.sqlutil import begin_write, insert_returning_id
 from ..extensions import db
@@ -47,54 +36,17 @@ from ..models import (
     STATUS_TRACKED,
     Click,
     Conversion,
-    Customer,
-    Participant,
     utcnow,
 )
 from ..rewards import ledger as rewards
 from ..webhooks import events
 from . import fraud, stats
 from .fraud import Finding, Thresholds
+from .owners import CodeOwner, clean_page, forget_cached_codes, parse_click_id, resolve
+from .unit_of_work import in_transaction
 from .visitor import Visitor, identify
 
 log = logging.getLogger(__name__)
-
-REF_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
-MAX_PAGE_LENGTH = 500
-MAX_CLICK_ID = 2**63 - 1
-# MariaDB: deadlock / lock wait timeout. The whole unit of work is simply run again.
-_RETRYABLE_MYSQL_ERRORS = {1213, 1205}
-_ATTEMPTS = 3
-
-T = TypeVar("T")
-
-# (database URL, code) -> (monotonic expiry, owner): active owners only (see `resolve`).
-_code_cache: dict[tuple[URL, str], tuple[float, CodeOwner]] = {}
-
-
-class InvalidRef(DomainError):
-    status = 400
-    code = "invalid_ref"
-
-
-class UnknownRef(DomainError):
-    status = 404
-    code = "unknown_ref"
-
-
-class ProgramInactive(DomainError):
-    status = 403
-    code = "program_inactive"
-
-
-@dataclass(frozen=True)
-class CodeOwner:
-    """Whose referral code this is: a program's own code or one of its participants'."""
-
-    ref_code: str
-    customer_id: int
-    participant_id: int | None
-    active: bool
 
 
 @dataclass(frozen=True)
@@ -113,148 +65,6 @@ class Outcome:
     @property
     def counted(self) -> bool:
         return self.status == STATUS_TRACKED
-
-
-# --- input --------------------------------------------------------------------------------
-
-
-def parse_ref(value: object) -> str:
-    """A referral code as sent: 1-64 of [A-Za-z0-9_-] (what referral-tracking.js sends).
-    Codes are upper case; a code typed in lower case is the same code."""
-    if not isinstance(value, str):
-        raise InvalidRef(_("A referral code (ref) is required."))
-    value = value.strip()
-    if not REF_PATTERN.fullmatch(value):
-        raise InvalidRef(_("This is not a valid referral code."))
-    return value.upper()
-
-
-def clean_page(value: object) -> str | None:
-    """The page an event happened on, reduced to scheme://host/path: query strings and
-    fragments may carry personal data (e-mail addresses from a form, tokens), so they are
-    dropped, as are user names in the URL and paths holding an '@'. Anything else: None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parts = urlsplit(value.strip()[:2048])
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        return None
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{port}" if port else host
-    path = parts.path if "@" not in parts.path else "/"
-    return urlunsplit((parts.scheme.lower(), netloc, path or "/", "", ""))[:MAX_PAGE_LENGTH]
-
-
-def parse_click_id(value: object) -> int | None:
-    """The click id the tracking script carries from the freebie page: a positive integer.
-    Anything else is ignored (the conversion is still tracked, as if no id came), because a
-    mangled URL parameter must not cost a real conversion."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
-        number = int(value.strip())
-    else:
-        return None
-    return number if 0 < number <= MAX_CLICK_ID else None
-
-
-# --- codes --------------------------------------------------------------------------------
-
-
-def lookup(code: str) -> CodeOwner | None:
-    """The owner of an (already parsed) code, active or not; None when no one has it."""
-    if looks_like_program_code(code):
-        row = db.session.execute(
-            select(
-                Customer.id, Customer.ref_code, Customer.referral_enabled, Customer.suspended_at
-            ).where(Customer.ref_code == code)
-        ).first()
-        if row is None:
-            return None
-        return CodeOwner(row[1], row[0], None, bool(row[2]) and row[3] is None)
-    if len(code) > 16:
-        return None
-    row = db.session.execute(
-        select(
-            Participant.id,
-            Participant.ref_code,
-            Participant.customer_id,
-            Customer.referral_enabled,
-            Customer.suspended_at,
-        )
-        .join(Customer, Customer.id == Participant.customer_id)
-        .where(Participant.ref_code == code)
-    ).first()
-    if row is None:
-        return None
-    return CodeOwner(row[1], row[2], row[0], bool(row[3]) and row[4] is None)
-
-
-def resolve(ref: object) -> CodeOwner:
-    """The owner of a code that may be tracked now. Raises InvalidRef, UnknownRef (404) or
-    ProgramInactive (403): the public API's answers for a code it cannot use.
-
-    Active owners are kept per process for TRACKING_CODE_CACHE_SECONDS (default 5): the hot
-    path then needs no query (and no extra transaction) to find a code. The price: a program
-    switched off is still tracked by other app servers for up to that long."""
-    code = parse_ref(ref)
-    key = (db.engine.url, code)  # the URL object: rendering it as text costs more than the lookup
-    cached = _code_cache.get(key)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    owner = lookup(code)
-    if owner is not None and owner.active:
-        ttl = float(current_app.config.get("TRACKING_CODE_CACHE_SECONDS", 5))
-        if ttl > 0:
-            if len(_code_cache) > 100_000:
-                _code_cache.clear()
-            _code_cache[key] = (time.monotonic() + ttl, owner)
-    if owner is None:
-        raise UnknownRef(_("This referral code does not exist."))
-    if not owner.active:
-        raise ProgramInactive(_("This referral program is not active at the moment."))
-    return owner
-
-
-def forget_cached_codes() -> None:
-    """Drop this process's code cache (after a program is paused or a participant erased,
-    so the change holds here at once; and in tests)."""
-    _code_cache.clear()
-
-
-def hosted_program(code: str) -> Customer:
-    """The customer whose hosted freebie pages live at /p/<code> (program codes only)."""
-    try:
-        owner = lookup(parse_ref(code))
-    except InvalidRef:
-        owner = None
-    if owner is None or owner.participant_id is not None:
-        raise UnknownRef(_("This referral program does not exist."))
-    if not owner.active:
-        raise ProgramInactive(_("This referral program is not active at the moment."))
-    customer = db.session.get(Customer, owner.customer_id)
-    assert customer is not None
-    return customer
-
-
-def hosted_ref(customer: Customer, ref: object) -> str:
-    """The code a hosted freebie page tracks: the `?ref=` it was opened with when that is the
-    program's own code or one of its participants' (as given, so no redirect), else the
-    program's code — a participant of another program gains nothing from this page."""
-    if isinstance(ref, str) and REF_PATTERN.fullmatch(ref):
-        owner = lookup(ref.upper())
-        if owner is not None and owner.customer_id == customer.id:
-            return ref
-    return customer.ref_code
-
-
-# --- the two events -----------------------------------------------------------------------
 
 
 def track_click(
@@ -514,9 +324,6 @@ def _write_conversion(
     )
 
 
-# --- pieces -------------------------------------------------------------------------------
-
-
 def _blocked_outright(owner: CodeOwner, visitor: Visitor) -> Finding | None:
     """The rules that block whatever else holds: bots, and a participant's own device."""
     if visitor.is_bot:
@@ -589,48 +396,11 @@ def _track(
     """Write the event. A cached code whose participant was erased a moment ago fails the
     foreign key: forget the cache and resolve once more (now a 404)."""
     try:
-        return owner, _in_transaction(lambda: write(owner))
+        return owner, in_transaction(lambda: write(owner))
     except IntegrityError:
         forget_cached_codes()
         owner = resolve(ref)
-        return owner, _in_transaction(lambda: write(owner))
-
-
-def _in_transaction(work: Callable[[], T]) -> T:
-    """Run a unit of work; on a MariaDB deadlock or lock timeout roll back and run it again
-    (InnoDB resolves lock cycles by failing one side; the retry then simply waits its turn)."""
-    for attempt in range(1, _ATTEMPTS + 1):
-        try:
-            with _sqlite_writers_queue():
-                return work()
-        except OperationalError as exc:
-            db.session.rollback()
-            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
-            if code not in _RETRYABLE_MYSQL_ERRORS or attempt == _ATTEMPTS:
-                raise
-            log.info("tracking: lock conflict (%s), attempt %d", code, attempt)
-        except BaseException:
-            db.session.rollback()
-            raise
-    raise AssertionError("unreachable")
-
-
-@contextmanager
-def _sqlite_writers_queue() -> Iterator[None]:
-    """SQLite (the embedded default) has one writer at a time, and a writer that finds the
-    lock taken sleeps in growing steps (up to 100 ms) before it looks again: with several
-    gunicorn workers the file sits idle while they sleep. Queuing the tracking writers on an
-    OS file lock beside the database hands the lock over at once instead. Elsewhere: nothing."""
-    url = db.engine.url
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        yield
-        return
-    with open(url.database + "-writers.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        return owner, in_transaction(lambda: write(owner))
 
 
 def _emit(owner: CodeOwner, event: str, data: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from flask_login import current_user
 from ...core import readonly
 from ...extensions import csrf
 from ...models import ROLE_ADMIN, utcnow
-from ...reporting import admin
+from ...reporting import admin_customers, admin_overview, audit_trail
 from ...reporting import exports as admin_export
 from ...reporting import fraud_log as admin_fraud
 from ..access import guard_api
@@ -57,13 +57,13 @@ def _wants_bom() -> bool:
 
 @bp.get("/get-overview")
 def get_overview():
-    return jsonify({"ok": True, **admin.overview()})
+    return jsonify({"ok": True, **admin_overview.overview()})
 
 
 @bp.get("/get-customer-details")
 def get_customer_details():
-    customer_id = admin.require_customer_id(request.args.get("customer_id"))
-    return jsonify({"ok": True, **admin.customer_details(customer_id)})
+    customer_id = admin_customers.require_customer_id(request.args.get("customer_id"))
+    return jsonify({"ok": True, **admin_customers.customer_details(customer_id)})
 
 
 @bp.get("/get-fraud-log")
@@ -87,21 +87,21 @@ def export_fraud_log():
 
 @bp.get("/get-customers")
 def get_customers():
-    query = admin.CustomerQuery.parse(request.args)
-    return jsonify({"ok": True, **admin.customer_list(query)})
+    query = admin_customers.CustomerQuery.parse(request.args)
+    return jsonify({"ok": True, **admin_customers.customer_list(query)})
 
 
 @bp.post("/customer-program")
 def customer_program():
     body = _body()
-    customer = admin.change_program(
-        admin.require_customer_id(body.get("customer_id")),
+    customer = admin_customers.change_program(
+        admin_customers.require_customer_id(body.get("customer_id")),
         str(body.get("action") or ""),
         current_user.id,
         str(body.get("reason") or ""),
         via="api",
     )
-    return jsonify({"ok": True, "customer": admin.customer_summary(customer)})
+    return jsonify({"ok": True, "customer": admin_customers.customer_summary(customer)})
 
 
 @bp.post("/review-fraud")
@@ -121,5 +121,5 @@ def fraud_backtest():
 
 @bp.get("/get-audit-log")
 def get_audit_log():
-    query = admin.AuditQuery.parse(request.args)
-    return jsonify({"ok": True, **admin.audit_log(query)})
+    query = audit_trail.AuditQuery.parse(request.args)
+    return jsonify({"ok": True, **audit_trail.audit_log(query)})

@@ -14,7 +14,7 @@ from flask_login import current_user
 from ...core import readonly
 from ...core.errors import NotFound, ValidationFailed
 from ...models import FRAUD_TYPES, ROLE_ADMIN
-from ...reporting import admin
+from ...reporting import admin_customers, admin_overview, audit_trail
 from ...reporting import exports as admin_export
 from ...reporting import fraud_log as admin_fraud
 from ..access import guard_pages
@@ -49,20 +49,20 @@ def overview():
     return render_page(
         "admin/overview.html",
         block="live",
-        overview=admin.overview(),
-        series=admin.overall_daily_series(),
+        overview=admin_overview.overview(),
+        series=admin_overview.overall_daily_series(),
         recent_fraud=admin_fraud.fraud_log(admin_fraud.FraudFilter(), per_page=5)["items"],
     )
 
 
 @bp.get("/customers")
 def customers():
-    query = admin.CustomerQuery.parse(request.args)
+    query = admin_customers.CustomerQuery.parse(request.args)
     return render_page(
         "admin/customers.html",
         block="results",
         query=query,
-        listing=admin.customer_list(query),
+        listing=admin_customers.customer_list(query),
     )
 
 
@@ -70,7 +70,7 @@ def customers():
 def customer(customer_id: int):
     """The drill-down: a page of its own, or only the panel for the list's HTMX link."""
     return render_page(
-        "admin/customer.html", block="panel", details=admin.customer_details(customer_id)
+        "admin/customer.html", block="panel", details=admin_customers.customer_details(customer_id)
     )
 
 
@@ -84,7 +84,7 @@ def customer_program(customer_id: int):
         "unsuspend": _("The suspension is lifted."),
     }
     try:
-        admin.change_program(
+        admin_customers.change_program(
             customer_id, action, current_user.id, request.form.get("reason"), via="page"
         )
         flash(messages[action], "success")
@@ -96,7 +96,7 @@ def customer_program(customer_id: int):
 @bp.post("/customers/<int:customer_id>/delete")
 def customer_delete(customer_id: int):
     try:
-        name = admin.delete_customer(
+        name = admin_customers.delete_customer(
             customer_id, current_user.id, request.form.get("confirm", ""), via="page"
         )
     except ValidationFailed as exc:
@@ -109,7 +109,9 @@ def customer_delete(customer_id: int):
 @bp.post("/customers/<int:customer_id>/erase-participant")
 def customer_erase_participant(customer_id: int):
     try:
-        admin.erase_participant(customer_id, request.form.get("code", ""), current_user.id)
+        admin_customers.erase_participant(
+            customer_id, request.form.get("code", ""), current_user.id
+        )
         flash(_("The participant and their personal data are deleted."), "success")
     except NotFound as exc:
         flash(exc.message, "error")
@@ -198,11 +200,11 @@ def export_fraud_log():
 
 @bp.get("/audit")
 def audit():
-    query = admin.AuditQuery.parse(request.args)
+    query = audit_trail.AuditQuery.parse(request.args)
     return render_page(
         "admin/audit.html",
         block="results",
         query=query,
-        log=admin.audit_log(query),
-        choices=admin.audit_filters(),
+        log=audit_trail.audit_log(query),
+        choices=audit_trail.audit_filters(),
     )

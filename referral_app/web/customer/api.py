@@ -16,7 +16,7 @@ from ...core import readonly
 from ...core.errors import ValidationFailed
 from ...extensions import csrf
 from ...models import ROLE_CUSTOMER
-from ...reporting import dashboard
+from ...reporting import dashboard, paging, participant_list
 from ...reporting.dashboard import program_stats
 from ...rewards import milestones
 from ..access import current_customer_id, guard_api
@@ -96,12 +96,12 @@ def reorder_rewards():
 @bp.get("/participants")
 def participants():
     args = request.args
-    page = dashboard.list_participants(
+    page = participant_list.list_participants(
         current_customer_id(),
         status=args.get("status") or None,
         q=args.get("q") or None,
         cursor=args.get("cursor") or None,
-        limit=dashboard.page_size(args.get("limit")),
+        limit=paging.page_size(args.get("limit")),
     )
     return ok(**page)
 
@@ -111,7 +111,7 @@ def export_participant(participant_id: int):
     """Everything stored about one participant (DSGVO Art. 15)."""
     from ...participants import export
 
-    dashboard.get_participant(current_customer_id(), participant_id)
+    participant_list.get_participant(current_customer_id(), participant_id)
     return ok(**export.export_participant(current_customer_id(), participant_id))
 
 
@@ -120,7 +120,7 @@ def delete_participant(participant_id: int):
     """Erase one participant (DSGVO Art. 17); the anonymous aggregates stay."""
     from ...participants import erasure
 
-    dashboard.get_participant(current_customer_id(), participant_id)
+    participant_list.get_participant(current_customer_id(), participant_id)
     erasure.erase_participant(current_customer_id(), participant_id, f"user:{current_user.id}")
     return ok()
 
@@ -132,7 +132,7 @@ def conversions():
         current_customer_id(),
         since=args.get("since") or None,
         cursor=args.get("cursor") or None,
-        limit=dashboard.page_size(args.get("limit"), default=100),
+        limit=paging.page_size(args.get("limit"), default=100),
     )
     return ok(**page)
 

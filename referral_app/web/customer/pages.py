@@ -35,7 +35,7 @@ from ...core import readonly
 from ...core.errors import DomainError, ValidationFailed
 from ...extensions import htmx
 from ...models import ROLE_CUSTOMER
-from ...reporting import dashboard
+from ...reporting import charts, dashboard, participant_list, why_not_counted
 from ...rewards import milestones
 from ..access import current_customer_id, guard_pages
 from ..templating import render_page
@@ -75,7 +75,7 @@ def base_url() -> str:
 
 def _panel_context(customer_id: int) -> dict[str, Any]:
     panel = dashboard.live_panel(customer_id)
-    return {"panel": panel, "chart": dashboard.chart(panel["series"])}
+    return {"panel": panel, "chart": charts.chart(panel["series"])}
 
 
 def _status_context(customer_id: int) -> dict[str, Any]:
@@ -101,8 +101,8 @@ def not_counted():
     return render_page(
         "customer/not_counted.html",
         block="not_counted_panel",
-        not_counted=dashboard.not_counted(current_customer_id()),
-        status_labels={key: str(label) for key, label in dashboard.STATUS_LABELS.items()},
+        not_counted=why_not_counted.not_counted(current_customer_id()),
+        status_labels={key: str(label) for key, label in why_not_counted.STATUS_LABELS.items()},
     )
 
 
@@ -209,7 +209,7 @@ def participants():
     filters = _participant_filters()
     error = None
     try:
-        page = dashboard.list_participants(
+        page = participant_list.list_participants(
             current_customer_id(), cursor=request.args.get("cursor") or None, **filters
         )
     except ValidationFailed as exc:
@@ -220,8 +220,8 @@ def participants():
         page=page,
         filters=filters,
         error=error,
-        statuses=dashboard.PARTICIPANT_STATUSES,
-        status_labels=dashboard.STATUS_LABELS,
+        statuses=participant_list.PARTICIPANT_STATUSES,
+        status_labels=why_not_counted.STATUS_LABELS,
         first_page=not request.args.get("cursor"),
     )
 
@@ -229,7 +229,7 @@ def participants():
 @bp.get("/participants.csv")
 def participants_csv():
     """Every participant matching the list's filters, streamed (no page size limit)."""
-    rows = dashboard.participants_csv_rows(current_customer_id(), **_participant_filters())
+    rows = participant_list.participants_csv_rows(current_customer_id(), **_participant_filters())
 
     def generate():
         buffer = io.StringIO()
@@ -253,7 +253,7 @@ def participant_export(participant_id: int):
     from ...participants import export
 
     customer_id = current_customer_id()
-    dashboard.get_participant(customer_id, participant_id)
+    participant_list.get_participant(customer_id, participant_id)
     data = {"ok": True, **export.export_participant(customer_id, participant_id)}
     return Response(
         json.dumps(data, ensure_ascii=False, indent=2, default=str),
@@ -266,7 +266,7 @@ def participant_export(participant_id: int):
 def participant_delete(participant_id: int):
     """A confirmation page first (works without JavaScript), then the erasure (Art. 17)."""
     customer_id = current_customer_id()
-    participant = dashboard.get_participant(customer_id, participant_id)
+    participant = participant_list.get_participant(customer_id, participant_id)
     if request.method == "GET":
         return render_page("customer/participant_delete.html", participant=participant)
     from ...participants import erasure

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from ...core.errors import DomainError
 from ...extensions import client_ip, client_key, csrf, db, limiter
-from ...tracking import engine as tracking
+from ...tracking import engine
 from ..errors import error_response
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def _user_agent() -> str:
 def track_click():
     """A visitor arrived through a referral link (the freebie page)."""
     data = payload()
-    outcome = tracking.track_click(
+    outcome = engine.track_click(
         ref=data.get("ref"), page=data.get("page"), ip=client_ip(), user_agent=_user_agent()
     )
     return jsonify({"ok": True, "status": outcome.status, "click_id": outcome.event_id})
@@ -110,7 +110,7 @@ def track_click():
 def track_conversion():
     """A visitor reached the thank-you page."""
     data = payload()
-    outcome = tracking.track_conversion(
+    outcome = engine.track_conversion(
         ref=data.get("ref"),
         page=data.get("page"),
         click_id=data.get("click_id"),
@@ -127,7 +127,7 @@ def pixel():
     args = request.args
     try:
         if args.get("e", "click") == "conversion":
-            tracking.track_conversion(
+            engine.track_conversion(
                 ref=args.get("ref"),
                 page=request.referrer,
                 click_id=args.get("click_id"),
@@ -135,7 +135,7 @@ def pixel():
                 user_agent=_user_agent(),
             )
         elif args.get("e", "click") == "click":
-            tracking.track_click(
+            engine.track_click(
                 ref=args.get("ref"), page=request.referrer, ip=client_ip(), user_agent=_user_agent()
             )
     except DomainError:

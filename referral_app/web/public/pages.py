@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 
 from ...core.errors import DomainError
 from ...participants.consent import mail_language
-from ...tracking import engine as tracking
+from ...tracking import owners
 from ..errors import error_response, wants_json_response
 from .cookieless import cross_site_post, speak
 from .leads import secret_page
@@ -75,8 +75,8 @@ def freebie(code: str):
     """The program's freebie page. Opened without a usable `?ref=` (the program link itself,
     or a code of another program) it redirects to `?ref=<program code>`, so every visit through
     the program link is a click on the program's own code."""
-    customer = tracking.hosted_program(code)
-    ref = tracking.hosted_ref(customer, request.args.get("ref"))
+    customer = owners.hosted_program(code)
+    ref = owners.hosted_ref(customer, request.args.get("ref"))
     if ref != request.args.get("ref"):
         return redirect(url_for(".freebie", code=customer.ref_code, ref=ref), code=302)
     speak(mail_language(customer))
@@ -86,6 +86,6 @@ def freebie(code: str):
 @bp.get("/p/<code>/danke")
 def thankyou(code: str):
     """The thank-you page the freebie page's form leads to (`?ref=…&click_id=…`)."""
-    customer = tracking.hosted_program(code)
+    customer = owners.hosted_program(code)
     speak(mail_language(customer))
     return render_template("public/thankyou.html", customer=customer)
