@@ -15,9 +15,8 @@ from flask_login import current_user
 from ...core import readonly
 from ...extensions import csrf
 from ...models import ROLE_ADMIN, utcnow
-from ...reporting import admin_customers, admin_overview, audit_trail
+from ...reporting import admin_customers, admin_overview, audit_trail, backtest, fraud_log
 from ...reporting import exports as admin_export
-from ...reporting import fraud_log as admin_fraud
 from ..access import guard_api
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/referral")
@@ -68,8 +67,8 @@ def get_customer_details():
 
 @bp.get("/get-fraud-log")
 def get_fraud_log():
-    filters = admin_fraud.FraudFilter.parse(request.args)
-    return jsonify({"ok": True, **admin_fraud.fraud_log(filters)})
+    filters = fraud_log.FraudFilter.parse(request.args)
+    return jsonify({"ok": True, **fraud_log.fraud_log(filters)})
 
 
 @bp.get("/export-stats")
@@ -80,7 +79,7 @@ def export_stats():
 
 @bp.get("/export-fraud-log")
 def export_fraud_log():
-    filters = admin_fraud.FraudFilter.parse(request.args)
+    filters = fraud_log.FraudFilter.parse(request.args)
     chunks = admin_export.start_fraud_export(current_user.id, "api", filters, bom=_wants_bom())
     return csv_download(chunks, "referral-fraud-log")
 
@@ -109,14 +108,14 @@ def review_fraud():
     ids = _body().get("ids")
     if not isinstance(ids, list):
         ids = [ids] if ids is not None else []
-    changed = admin_fraud.mark_reviewed(ids, current_user.id, via="api")
+    changed = fraud_log.mark_reviewed(ids, current_user.id, via="api")
     return jsonify({"ok": True, "reviewed": changed})
 
 
 @bp.get("/fraud-backtest")
 def fraud_backtest():
-    query = admin_fraud.BacktestQuery.parse(request.args)
-    return jsonify({"ok": True, **admin_fraud.backtest(query)})
+    query = backtest.BacktestQuery.parse(request.args)
+    return jsonify({"ok": True, **backtest.backtest(query)})
 
 
 @bp.get("/get-audit-log")

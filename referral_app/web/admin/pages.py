@@ -15,8 +15,9 @@ from ...core import readonly
 from ...core.errors import NotFound, ValidationFailed
 from ...models import FRAUD_TYPES, ROLE_ADMIN
 from ...reporting import admin_customers, admin_overview, audit_trail
+from ...reporting import backtest as backtests
 from ...reporting import exports as admin_export
-from ...reporting import fraud_log as admin_fraud
+from ...reporting import fraud_log as fraud_logs
 from ..access import guard_pages
 from ..auth import safe_next
 from ..templating import render_page
@@ -51,7 +52,7 @@ def overview():
         block="live",
         overview=admin_overview.overview(),
         series=admin_overview.overall_daily_series(),
-        recent_fraud=admin_fraud.fraud_log(admin_fraud.FraudFilter(), per_page=5)["items"],
+        recent_fraud=fraud_logs.fraud_log(fraud_logs.FraudFilter(), per_page=5)["items"],
     )
 
 
@@ -122,11 +123,11 @@ def customer_erase_participant(customer_id: int):
 def fraud_log():
     errors: dict[str, str] = {}
     try:
-        filters = admin_fraud.FraudFilter.parse(request.args)
-        log = admin_fraud.fraud_log(filters)
+        filters = fraud_logs.FraudFilter.parse(request.args)
+        log = fraud_logs.fraud_log(filters)
     except ValidationFailed as exc:
         errors = exc.fields or {"": exc.message}
-        filters = admin_fraud.FraudFilter()
+        filters = fraud_logs.FraudFilter()
         log = {"items": [], "page": 1, "next_page": None}
     page = render_page(
         "admin/fraud.html",
@@ -143,7 +144,7 @@ def fraud_log():
 @bp.post("/fraud/review")
 def fraud_review():
     try:
-        changed = admin_fraud.mark_reviewed(request.form.getlist("ids"), current_user.id)
+        changed = fraud_logs.mark_reviewed(request.form.getlist("ids"), current_user.id)
         flash(_("%(n)s entries marked as reviewed.", n=changed), "success")
     except ValidationFailed as exc:
         flash(exc.message, "error")
@@ -157,13 +158,13 @@ def backtest():
     result = None
     if request.args.get("rule"):
         try:
-            result = admin_fraud.backtest(admin_fraud.BacktestQuery.parse(request.args))
+            result = backtests.backtest(backtests.BacktestQuery.parse(request.args))
         except ValidationFailed as exc:
             errors = exc.fields or {"": exc.message}
     page = render_page(
         "admin/backtest.html",
         block="results",
-        rules=admin_fraud.rule_choices(),
+        rules=backtests.rule_choices(),
         result=result,
         errors=errors,
         form=request.args,
@@ -188,7 +189,7 @@ def export_stats():
 @bp.post("/export/fraud-log.csv")
 def export_fraud_log():
     try:
-        filters = admin_fraud.FraudFilter.parse(request.form)
+        filters = fraud_logs.FraudFilter.parse(request.form)
     except ValidationFailed as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin.export"))
