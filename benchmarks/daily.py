@@ -43,7 +43,7 @@ def generate(app, participants: int, customers: int) -> dict[str, Any]:
     from referral_app.core import crypto
     from referral_app.extensions import db
     from referral_app.participants import addresses
-    from referral_app.tracking import stats
+    from referral_app.tracking import recount
 
     reset_schema(app)
     with app.app_context():
@@ -68,7 +68,7 @@ def generate(app, participants: int, customers: int) -> dict[str, Any]:
                 emails,
                 retention,
             )
-        stats.rebuild()
+        recount.rebuild()
         db.session.commit()
         db.session.remove()
         with db.engine.connect() as connection:

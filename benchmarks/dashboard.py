@@ -27,7 +27,7 @@ PASSWORD = data.PASSWORD
 def generate(app, customers: int, clicks: int) -> dict[str, Any]:
     """Fresh tables, the raw rows, then the aggregates by `stats rebuild`."""
     from referral_app.extensions import db
-    from referral_app.tracking import stats
+    from referral_app.tracking import recount
 
     reset_schema(app)
     with app.app_context():
@@ -35,10 +35,10 @@ def generate(app, customers: int, clicks: int) -> dict[str, Any]:
         with db.engine.connect() as connection:
             data.dashboard(connection, customers, clicks, generate_password_hash(PASSWORD))
         inserted = time.perf_counter()
-        summary = stats.rebuild()
+        summary = recount.rebuild()
         db.session.commit()
         rebuilt = time.perf_counter()
-        check = stats.rebuild(check=True)
+        check = recount.rebuild(check=True)
         db.session.remove()
     return {
         "insert_seconds": round(inserted - started, 1),

@@ -270,10 +270,10 @@ def row_counts(app) -> dict[str, int]:
 def stats_check(app) -> int:
     """`stats rebuild --check`: the number of differences (0 is right)."""
     from referral_app.extensions import db
-    from referral_app.tracking import stats
+    from referral_app.tracking import recount
 
     with app.app_context():
-        result = stats.rebuild(check=True)
+        result = recount.rebuild(check=True)
         db.session.remove()
     return int(result["differences"])
 

@@ -12,7 +12,7 @@ from referral_app.extensions import db
 from referral_app.models import utcnow
 from referral_app.participants import erasure
 from referral_app.rewards import ledger as rewards
-from referral_app.tracking import fraud, retention
+from referral_app.tracking import rate_counters, retention
 from referral_app.webhooks import deliveries
 
 
@@ -24,7 +24,7 @@ def daily() -> dict[str, Any]:
     queued = rewards.queue_reward_mails()
     unconfirmed = erasure.delete_unconfirmed(now)
     salts = retention.rotate_salts(now)
-    counters = fraud.purge_expired_counters(db.session, now)
+    counters = rate_counters.purge_expired_counters(db.session, now)
     db.session.commit()
     sweep = mail_jobs.sweep()
     webhook_retries = deliveries.retry_due()

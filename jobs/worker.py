@@ -31,8 +31,12 @@ from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import configure_mappers
 
-from jobs import scheduled
+from jobs import (
+    scheduled,
+    webhooks,  # noqa: F401 - imported by name in each job (mail: via scheduled)
+)
 from referral_app.core import queue as job_queue
+from referral_app.core.redis_conn import get_redis
 from referral_app.core.sqlutil import begin_write, insert_ignore
 from referral_app.extensions import db
 from referral_app.models import RateCounter, utcnow
@@ -60,8 +64,6 @@ def claim(name: str, period: str, ttl: int) -> bool:
     """True for exactly one caller per (job, period), across processes and hosts."""
     key = f"{SCHEDULE_PREFIX}{name}:{period}"
     if current_app.config.get("REDIS_URL"):
-        from referral_app.core.redis_conn import get_redis
-
         return bool(get_redis().set(f"referral:{key}", "1", nx=True, ex=ttl))
     now = utcnow()
     begin_write(db.session())
@@ -107,8 +109,6 @@ def release(name: str, period: str) -> None:
     still be away, and a claim lost with it needs no release)."""
     from redis.exceptions import RedisError
 
-    from referral_app.core.redis_conn import get_redis
-
     try:
         get_redis().delete(f"referral:{SCHEDULE_PREFIX}{name}:{period}")
     except RedisError:
@@ -122,7 +122,6 @@ def warm_up(app: Flask) -> None:
     both translation catalogs, and the dialect's first-connection setup (server version,
     SQL mode). That first connection is closed again: a horse never gets a connection of
     the parent's."""
-    from jobs import webhooks  # noqa: F401 - imported by name in each job (mail: via scheduled)
 
     with app.app_context():
         configure_mappers()

@@ -8,10 +8,16 @@ import sys
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from jobs import scheduled
+from jobs import worker as job_worker
+
+from . import demo
+from .accounts import users as accounts
 from .core.errors import DomainError
+from .tracking import recount
 
 
 def emit(payload: dict[str, Any]) -> None:
@@ -31,7 +37,6 @@ def register(app: Flask) -> None:
     @click.option("--api-key", "with_key", is_flag=True, help="Also create an admin API key.")
     def create_admin(email: str, password: str, with_key: bool) -> None:
         """Create an admin login (and with --api-key an admin API key, shown once)."""
-        from .accounts import users as accounts
 
         try:
             user = accounts.create_admin(email, password)
@@ -50,7 +55,6 @@ def register(app: Flask) -> None:
     @click.option("--api-key", "with_key", is_flag=True, help="Also create an API key.")
     def create_customer(email: str, password: str, company: str, with_key: bool) -> None:
         """Create a customer with its login and program code."""
-        from .accounts import users as accounts
 
         try:
             customer, user = accounts.create_customer(email, password, company)
@@ -70,7 +74,6 @@ def register(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Idempotent demo data: a demo customer with a month of events, and an admin."""
-        from . import demo
 
         summary = demo.seed()
         click.echo("Demo logins:")
@@ -85,9 +88,8 @@ def register(app: Flask) -> None:
     @click.option("--check", is_flag=True, help="Only compare; exit 1 on any difference.")
     def stats_rebuild(check: bool) -> None:
         """Recompute every aggregate from the raw events."""
-        from .tracking import stats as stats_service
 
-        summary = stats_service.rebuild(check=check)
+        summary = recount.rebuild(check=check)
         emit(summary)
         if check and summary["differences"]:
             sys.exit(1)
@@ -99,7 +101,6 @@ def register(app: Flask) -> None:
     @click.argument("name", type=click.Choice(["daily", "monthly"]))
     def jobs_run(name: str) -> None:
         """Run the daily or monthly job once, now (idempotent), and print its summary."""
-        from jobs import scheduled
 
         emit(scheduled.JOBS[name]())
 
@@ -107,8 +108,5 @@ def register(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Work off what is due and queued, then stop.")
     def worker(burst: bool) -> None:
         """Run jobs (RQ with REDIS_URL, in-process without) and keep the periodic schedule."""
-        from flask import current_app
-
-        from jobs import worker as job_worker
 
         job_worker.run(current_app._get_current_object(), burst=burst)

@@ -26,7 +26,7 @@ from .models import (
     User,
     utcnow,
 )
-from .tracking import stats as stats_service
+from .tracking import recount
 
 DEMO_CUSTOMER = {
     "email": "demo@example.com",
@@ -101,7 +101,7 @@ def seed() -> dict[str, Any]:
     participants = _participants(customer.id, consent.id, now, rng)
     events = _events(customer.id, customer.ref_code, participants, now, rng)
     db.session.commit()
-    summary = stats_service.rebuild()
+    summary = recount.rebuild()
     return {
         "ok": True,
         "created": True,

@@ -13,6 +13,8 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 
+from .core.crypto import keyed_hash
+
 # Stable constraint names, so Alembic migrations run the same on SQLite and MariaDB.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -31,8 +33,6 @@ def client_ip() -> str:
 def client_key() -> str:
     """A rate-limit bucket per client without the raw IP in the limiter's storage (Redis,
     shared by all app servers): a keyed hash of the address."""
-    from .core.crypto import keyed_hash
-
     return keyed_hash("ratelimit", client_ip())
 
 

@@ -1,7 +1,7 @@
 """Test data and fixtures for the admin dashboard tests.
 
 Events are written straight into the raw tables (as the tracking engine would store them)
-and the aggregates are made consistent with `stats.rebuild()`, so these tests do not depend
+and the aggregates are made consistent with `recount.rebuild()`, so these tests do not depend
 on the tracking engine. `live_server` runs the app in a real server thread for the browser.
 """
 
@@ -29,7 +29,7 @@ from referral_app.models import (
     Participant,
     utcnow,
 )
-from referral_app.tracking import stats
+from referral_app.tracking import recount
 
 _serial = itertools.count(1)
 
@@ -179,7 +179,7 @@ class World:
 
     def rebuild(self) -> None:
         with self.app.app_context():
-            stats.rebuild()
+            recount.rebuild()
 
 
 @pytest.fixture

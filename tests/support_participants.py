@@ -142,10 +142,10 @@ def mails(app, **filters: Any) -> list[tuple[str, str, int]]:
 
 
 def rebuild_check(app) -> dict:  # type: ignore[no-untyped-def]
-    from referral_app.tracking import stats
+    from referral_app.tracking import recount
 
     with app.app_context():
-        return stats.rebuild(check=True)
+        return recount.rebuild(check=True)
 
 
 @pytest.fixture

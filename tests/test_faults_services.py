@@ -24,7 +24,7 @@ from jobs import scheduled
 from referral_app.core import queue
 from referral_app.extensions import db
 from referral_app.models import OutgoingMail, RewardGrant, WebhookDelivery
-from referral_app.tracking import stats
+from referral_app.tracking import recount, stats
 
 from .conftest import api_key_for
 from .support_faults import (
@@ -244,7 +244,7 @@ def test_tracking_answers_while_redis_is_killed_and_queued_work_runs_when_it_is_
         clicks = [p["status"] for _ph, kind, _s, p in traffic.answers if kind == "click"]
         clicks += [payload["status"] for status, payload in bursts if status == 200]
         with app.app_context():
-            assert stats.rebuild(check=True)["differences"] == 0
+            assert recount.rebuild(check=True)["differences"] == 0
             totals = stats.totals(customer["id"])
         assert totals["unique_clicks"] == clicks.count("tracked")
         assert totals["clicks"] == clicks.count("tracked") + clicks.count("duplicate")

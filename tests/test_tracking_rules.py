@@ -10,7 +10,7 @@ import time_machine
 from sqlalchemy import select
 
 from referral_app.extensions import db
-from referral_app.tracking import fraud, owners
+from referral_app.tracking import fraud, owners, rate_counters
 
 from .support_tracking import (
     FIREFOX,
@@ -36,7 +36,7 @@ def test_fast_conversion_threshold(seconds, fast):
 
 
 def test_ip_day_key_ends_with_the_utc_day():
-    key, ttl = fraud.ip_day_key("abc", datetime(2031, 3, 12, 23, 59, 0))
+    key, ttl = rate_counters.ip_day_key("abc", datetime(2031, 3, 12, 23, 59, 0))
     assert key == "ipday:20310312:abc"
     assert 60 < ttl <= 120
 
@@ -70,12 +70,14 @@ def test_database_counter_window_starts_with_the_first_event(make_app):
     start = datetime(2031, 3, 12, 10, 0)
     with app.app_context():
         session = db.session()
-        assert fraud.hit(session, "k", 3600, start) == 1
-        assert fraud.hit(session, "k", 3600, start + timedelta(minutes=59)) == 2
-        assert fraud.hit(session, "k", 3600, start + timedelta(minutes=61)) == 1
-        assert fraud.hit(session, "other", 3600, start + timedelta(minutes=62), also="k") == 2
+        assert rate_counters.hit(session, "k", 3600, start) == 1
+        assert rate_counters.hit(session, "k", 3600, start + timedelta(minutes=59)) == 2
+        assert rate_counters.hit(session, "k", 3600, start + timedelta(minutes=61)) == 1
+        assert (
+            rate_counters.hit(session, "other", 3600, start + timedelta(minutes=62), also="k") == 2
+        )
         session.commit()
-        assert fraud.purge_expired_counters(session, start + timedelta(hours=3)) == 2
+        assert rate_counters.purge_expired_counters(session, start + timedelta(hours=3)) == 2
         session.commit()
         assert db.session.scalars(select(RateCounter)).all() == []
 
@@ -86,10 +88,12 @@ def test_redis_counter_window_follows_the_apps_clock(app):
     start = datetime(2031, 3, 12, 10, 0)
     with app.app_context():
         session = db.session()
-        assert fraud.hit(session, "k", 3600, start) == 1
-        assert fraud.hit(session, "k", 3600, start + timedelta(minutes=59)) == 2
-        assert fraud.hit(session, "k", 3600, start + timedelta(minutes=61)) == 1
-        assert fraud.hit(session, "other", 3600, start + timedelta(minutes=62), also="k") == 2
+        assert rate_counters.hit(session, "k", 3600, start) == 1
+        assert rate_counters.hit(session, "k", 3600, start + timedelta(minutes=59)) == 2
+        assert rate_counters.hit(session, "k", 3600, start + timedelta(minutes=61)) == 1
+        assert (
+            rate_counters.hit(session, "other", 3600, start + timedelta(minutes=62), also="k") == 2
+        )
 
 
 def test_fraud_log_refuses_unknown_types(app):

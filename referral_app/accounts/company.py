@@ -19,6 +19,7 @@ from markupsafe import Markup
 from ..core.errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import Customer
+from ..tracking.owners import forget_cached_codes
 
 LANGUAGES = ("de", "en")
 MAX_IMPRINT = 5000
@@ -149,7 +150,6 @@ def set_enabled(customer_id: int, enabled: bool) -> bool:
 def _forget_cached_codes() -> None:
     """The tracking engine keeps active codes for a few seconds per process: this one
     follows the switch at once (other app servers within TRACKING_CODE_CACHE_SECONDS)."""
-    from ..tracking.owners import forget_cached_codes
 
     forget_cached_codes()
 

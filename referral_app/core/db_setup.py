@@ -12,10 +12,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from ..extensions import db
+from . import readonly
 
 
 def init_app(app: Flask) -> None:
-    from . import readonly
 
     readonly.init_app(app)  # the read replica's engine, when DATABASE_REPLICA_URL is set
     with app.app_context():

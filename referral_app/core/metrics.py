@@ -18,9 +18,14 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import OutgoingMail, WebhookDelivery
+from .queue import get_queue
 
 bp = Blueprint("metrics", __name__)
 
@@ -50,8 +55,6 @@ class _StateCollector:
     """Gauges read at scrape time from the database and Redis (cheap, indexed counts)."""
 
     def collect(self):
-        from ..extensions import db
-        from ..models import OutgoingMail, WebhookDelivery
 
         mails = GaugeMetricFamily(
             "referral_mails", "E-mails in the outbox by status.", labels=["status"]
@@ -70,8 +73,6 @@ class _StateCollector:
             hooks.add_metric([status], count)
         yield hooks
         if current_app.config.get("REDIS_URL"):
-            from .queue import get_queue
-
             depth = GaugeMetricFamily("referral_queue_depth", "Jobs waiting in the RQ queue.")
             try:
                 depth.add_metric([], len(get_queue()))
@@ -97,8 +98,6 @@ def metrics() -> Response:
         abort(403)
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(REQUEST_SECONDS)

@@ -19,6 +19,8 @@ from typing import Any
 from flask import current_app
 from redis.exceptions import RedisError
 
+from .redis_conn import get_redis
+
 log = logging.getLogger(__name__)
 
 
@@ -30,8 +32,6 @@ def inline() -> bool:
 
 def get_queue():
     from rq import Queue
-
-    from .redis_conn import get_redis
 
     return Queue(current_app.config["RQ_QUEUE"], connection=get_redis())
 

@@ -29,7 +29,9 @@ from ..models import (
     User,
     utcnow,
 )
+from ..participants import erasure
 from ..tracking import stats
+from ..tracking.owners import forget_cached_codes
 from . import dashboard
 from .admin_overview import DAILY_FIELDS
 from .audit_trail import record_audit
@@ -269,7 +271,6 @@ def change_program(
         details["reason"] = reason
     record_audit(admin_id, f"program.{action}", "customer", customer.id, details)
     db.session.commit()
-    from ..tracking.owners import forget_cached_codes
 
     forget_cached_codes()
     return customer
@@ -312,7 +313,6 @@ def erase_participant(customer_id: int, code: str, admin_id: int) -> None:
     """An admin erases one participant of this customer, found by their personal code
     (DSGVO Art. 17, for requests that reach the platform operator). The participants
     service does the erasure and writes the audit entry. Commits."""
-    from ..participants import erasure
 
     code = (code or "").strip().upper()
     participant_id = db.session.scalar(

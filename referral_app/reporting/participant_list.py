@@ -20,6 +20,7 @@ from ..models import (
     RewardGrant,
     RewardMilestone,
 )
+from ..participants.addresses import normalise_email
 from .paging import PAGE_SIZE, decode_cursor, encode_cursor
 
 PARTICIPANT_STATUSES = (PENDING_STATUS, CONFIRMED_STATUS, UNSUBSCRIBED_STATUS)
@@ -28,7 +29,6 @@ PARTICIPANT_STATUSES = (PENDING_STATUS, CONFIRMED_STATUS, UNSUBSCRIBED_STATUS)
 def normalise_search_email(text: str) -> str:
     """The searched address in the form sign-up stored and hashed (participants service),
     so an exact search finds it however it was typed."""
-    from ..participants.addresses import normalise_email
 
     try:
         return normalise_email(text)

@@ -24,6 +24,7 @@ from ..models import (
     utcnow,
 )
 from ..models.delivery import PENDING
+from ..participants import mail as mail_service
 from ..webhooks import events
 
 
@@ -192,7 +193,6 @@ def queue_reward_mails() -> int:
     `reward_grant_id` lets only one of any number of concurrent runs insert it, and a
     revoked grant or one already mailed is skipped. Grants of people who are not
     confirmed (pending, unsubscribed) wait. Returns the number of mails queued."""
-    from ..participants import mail as mail_service  # mail renders rewards, rewards queue mails
 
     due = db.session.execute(
         select(RewardGrant.id, Participant.id, Participant.customer_id)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..core.errors import NotFound, ValidationFailed
 from ..extensions import db
 from ..models import RewardMilestone
+from . import ledger as rewards
 
 MAX_MILESTONES = 20
 MAX_THRESHOLD = 1_000_000
@@ -199,7 +200,6 @@ def _renumber(customer_id: int) -> None:
 def _sync_ledger(customer_id: int) -> None:
     """Milestones changed: who earned what follows at once, for this program only, so
     `stats rebuild --check` never sees a ledger waiting for the daily job."""
-    from . import ledger as rewards
 
     rewards.sync_ledger(customer_id=customer_id)
 

@@ -40,7 +40,7 @@ from ..models import (
 )
 from ..rewards import ledger as rewards
 from ..webhooks import events
-from . import fraud, stats
+from . import fraud, rate_counters, rule_lookups, stats
 from .fraud import Finding, Thresholds
 from .owners import CodeOwner, clean_page, forget_cached_codes, parse_click_id, resolve
 from .unit_of_work import in_transaction
@@ -131,14 +131,14 @@ def _write_click(
     finding = _blocked_outright(owner, visitor)
     status = STATUS_BLOCKED if finding else STATUS_TRACKED
     if finding is None:
-        if fraud.counted_before(
+        if rule_lookups.counted_before(
             session, Click.__table__, owner.ref_code, visitor, now - limits.window
         ):
             status = STATUS_DUPLICATE
             finding = _duplicate_click(limits)
         else:
-            key, ttl = fraud.ip_day_key(visitor.ip_hash, now)
-            today = fraud.hit(session, key, ttl, now)
+            key, ttl = rate_counters.ip_day_key(visitor.ip_hash, now)
+            today = rate_counters.hit(session, key, ttl, now)
             if fraud.over_limit(today, limits.ip_daily_clicks):
                 status = STATUS_BLOCKED
                 finding = Finding(
@@ -209,20 +209,20 @@ def _write_conversion(
     matched_click: int | None = None
     if blocked:
         findings.append(blocked)
-    elif fraud.counted_before(
+    elif rule_lookups.counted_before(
         session, Conversion.__table__, owner.ref_code, visitor, now - limits.window
     ):
         status = STATUS_DUPLICATE
         findings.append(_duplicate_conversion(limits))
     else:
-        ip_key = fraud.conversion_ip_key(owner.customer_id, visitor.ip_hash)
+        ip_key = rate_counters.conversion_ip_key(owner.customer_id, visitor.ip_hash)
         previous_key = (
-            fraud.conversion_ip_key(owner.customer_id, visitor.previous_ip_hash)
+            rate_counters.conversion_ip_key(owner.customer_id, visitor.previous_ip_hash)
             if visitor.previous_ip_hash
             else None
         )
         ttl = int(limits.window.total_seconds())
-        count = fraud.hit(session, ip_key, ttl, now, also=previous_key)
+        count = rate_counters.hit(session, ip_key, ttl, now, also=previous_key)
         if fraud.over_limit(count, limits.conversions_per_ip):
             status = STATUS_BLOCKED
             findings.append(
@@ -240,8 +240,8 @@ def _write_conversion(
             if finding:
                 findings.append(finding)
             if owner.participant_id:
-                key, window = fraud.velocity_key(owner.participant_id, now)
-                this_hour = fraud.hit(session, key, window, now)
+                key, window = rate_counters.velocity_key(owner.participant_id, now)
+                this_hour = rate_counters.hit(session, key, window, now)
                 if fraud.over_limit(this_hour, limits.participant_hourly_conversions):
                     findings.append(
                         Finding(
@@ -328,7 +328,7 @@ def _blocked_outright(owner: CodeOwner, visitor: Visitor) -> Finding | None:
     """The rules that block whatever else holds: bots, and a participant's own device."""
     if visitor.is_bot:
         return Finding(fraud.BOT_USER_AGENT, {"rule": "bot, crawler or link-preview user agent"})
-    if owner.participant_id and fraud.own_device(db.session, owner.participant_id, visitor):
+    if owner.participant_id and rule_lookups.own_device(db.session, owner.participant_id, visitor):
         return Finding(fraud.SELF_REFERRAL, {"rule": "the participant's own device"})
     return None
 
@@ -356,7 +356,9 @@ def _prior_click(
 ) -> tuple[int | None, float | None, Finding | None]:
     """(click id, seconds since it, finding): fast_conversion under the threshold,
     no_prior_click when there is no click to follow."""
-    found = fraud.prior_click(db.session(), Click.__table__, owner.ref_code, visitor, click_id)
+    found = rule_lookups.prior_click(
+        db.session(), Click.__table__, owner.ref_code, visitor, click_id
+    )
     if found is None:
         return None, None, Finding(fraud.NO_PRIOR_CLICK, {"rule": "no click seen before"})
     matched, clicked_at = found

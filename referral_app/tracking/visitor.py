@@ -20,11 +20,12 @@ from crawlerdetect.providers.exclusions import data as _exclusion_patterns
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
 
 from ..core.crypto import keyed_hash
 from ..core.sqlutil import insert_ignore
 from ..extensions import db
-from ..models import HashSalt, utcnow
+from ..models import HashSalt, ParticipantDevice, utcnow
 
 _EPOCH = datetime(2000, 1, 1)
 # period_start -> (salt id, salt); salts never change once made, so a process may keep them.
@@ -102,8 +103,6 @@ def _load_salt(period: datetime, create: bool) -> tuple[int, str] | None:
     # for every server) even if the caller's unit of work is rolled back.
     with db.engine.begin() as connection:
         if create:
-            from sqlalchemy.orm import Session
-
             with Session(bind=connection) as session:
                 insert_ignore(
                     session,
@@ -172,7 +171,6 @@ def listed_crawler(user_agent: str) -> bool:
 def remember_participant_device(participant_id: int, visitor: Visitor) -> None:
     """Note a participant's own device (at sign-up, confirmation, hub visits) in the caller's
     transaction, so a click from it on their own link is a self-referral."""
-    from ..models import ParticipantDevice
 
     insert_ignore(
         db.session,

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter, Rule
 
-from ..webhooks.events import EVENTS
+from ..webhooks.endpoints import EVENTS
 
 OPENAPI_VERSION = "3.0.3"
 API_PREFIX = "/api/"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
@@ -13,8 +13,6 @@ from ..extensions import htmx
 def render_page(template: str, block: str = "content", **context):
     """One template per page: the whole page, or only `block` for an HTMX request that
     targets it (the "template fragments" pattern)."""
-    from flask import render_template
-
     if htmx and not htmx.boosted:
         return render_block(template, block, **context)
     return render_template(template, **context)

@@ -16,10 +16,11 @@ from ..core.errors import DomainError, NotFound, ValidationFailed
 from ..core.formats import iso
 from ..extensions import db
 from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow
-from .events import EVENTS
 from .signing import ROTATION_OVERLAP, new_secret, seal
 from .urls import check_url, refused
 
+# What an endpoint may subscribe to (API.md "Webhooks").
+EVENTS = ("click", "conversion", "lead.registered", "lead.confirmed", "reward.earned")
 MAX_ENDPOINTS_PER_CUSTOMER = 20
 MAX_TIMEOUT_SECONDS = 10
 DISABLED_PERSISTENT_FAILURE = "persistent_failure"

@@ -1,5 +1,4 @@
-"""Domain events for webhooks (API.md "Webhooks"): `click`, `conversion`, `lead.registered`,
-`lead.confirmed`, `reward.earned`.
+"""Domain events for webhooks (API.md "Webhooks"; the list is `endpoints.EVENTS`).
 
 Services call `emit` only after the commit of the change it reports, so a receiver never
 hears of something that was rolled back. Each subscribed, enabled endpoint of the customer
@@ -11,17 +10,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-log = logging.getLogger(__name__)
+from ..extensions import db
+from . import deliveries
 
-EVENTS = ("click", "conversion", "lead.registered", "lead.confirmed", "reward.earned")
+log = logging.getLogger(__name__)
 
 
 def emit(customer_id: int, event: str, data: dict[str, Any], ref_code: str | None = None) -> None:
     """Queue `event` for the customer's endpoints. Cheap when there are none (hot path: a
     per-process cache answers "no endpoint wants this"). Never raises: the change it reports
     is already committed, and a webhook problem must not fail the caller's request."""
-    from ..extensions import db
-    from . import deliveries
 
     try:
         deliveries.queue_event(customer_id, event, data, ref_code)

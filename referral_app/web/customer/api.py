@@ -16,6 +16,7 @@ from ...core import readonly
 from ...core.errors import ValidationFailed
 from ...extensions import csrf
 from ...models import ROLE_CUSTOMER
+from ...participants import erasure, export
 from ...reporting import dashboard, paging, participant_list
 from ...reporting.dashboard import program_stats
 from ...rewards import milestones
@@ -109,7 +110,6 @@ def participants():
 @bp.get("/participants/<int:participant_id>/export")
 def export_participant(participant_id: int):
     """Everything stored about one participant (DSGVO Art. 15)."""
-    from ...participants import export
 
     participant_list.get_participant(current_customer_id(), participant_id)
     return ok(**export.export_participant(current_customer_id(), participant_id))
@@ -118,7 +118,6 @@ def export_participant(participant_id: int):
 @bp.delete("/participants/<int:participant_id>")
 def delete_participant(participant_id: int):
     """Erase one participant (DSGVO Art. 17); the anonymous aggregates stay."""
-    from ...participants import erasure
 
     participant_list.get_participant(current_customer_id(), participant_id)
     erasure.erase_participant(current_customer_id(), participant_id, f"user:{current_user.id}")

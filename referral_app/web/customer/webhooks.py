@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from ...core.errors import DomainError, ValidationFailed
 from ...core.formats import iso
 from ...webhooks import deliveries, endpoints
-from ...webhooks.events import EVENTS
+from ...webhooks.endpoints import EVENTS
 from ..access import current_customer_id
 from ..templating import render_page
 from .api import bp as api_bp

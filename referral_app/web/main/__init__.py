@@ -11,7 +11,9 @@ from sqlalchemy import text
 from werkzeug.routing import IntegerConverter, Map
 
 from ...core import readonly
+from ...core.redis_conn import get_redis
 from ...extensions import db
+from .. import openapi
 
 bp = Blueprint("main", __name__)
 
@@ -58,8 +60,6 @@ def healthz():
         checks["database"] = "unreachable"
         healthy = False
     if current_app.config.get("REDIS_URL"):
-        from ...core.redis_conn import get_redis
-
         try:
             get_redis().ping()
             checks["redis"] = "ok"
@@ -78,7 +78,6 @@ def healthz():
 @bp.get("/api/openapi.json")
 def openapi_json():
     """The OpenAPI 3 document, built from the routes this app serves."""
-    from .. import openapi
 
     response = jsonify(openapi.build(current_app))
     response.headers["Cache-Control"] = "public, max-age=300"
@@ -88,7 +87,6 @@ def openapi_json():
 @bp.get("/api/docs")
 def api_docs():
     """The same document as a readable page, rendered here (no Swagger UI from a CDN)."""
-    from .. import openapi
 
     document = openapi.build(current_app)
     return render_template("api_docs.html", doc=document, sections=openapi.sections(document))

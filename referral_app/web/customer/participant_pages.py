@@ -1,0 +1,94 @@
+"""Dashboard: the participant list, its CSV, the Art. 15 export and erasure."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from flask import Response, request, stream_with_context
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ...core.errors import ValidationFailed
+from ...participants import erasure, export
+from ...reporting import participant_list, why_not_counted
+from ..access import current_customer_id
+from ..templating import render_page
+from .pages import bp, done
+
+
+def _participant_filters() -> dict[str, str | None]:
+    return {
+        "status": request.args.get("status") or None,
+        "q": (request.args.get("q") or "").strip()[:254] or None,
+    }
+
+
+@bp.get("/participants")
+def participants():
+    filters = _participant_filters()
+    error = None
+    try:
+        page = participant_list.list_participants(
+            current_customer_id(), cursor=request.args.get("cursor") or None, **filters
+        )
+    except ValidationFailed as exc:
+        page, error = {"items": [], "next_cursor": None}, exc.message
+    return render_page(
+        "customer/participants.html",
+        block="participant_list",
+        page=page,
+        filters=filters,
+        error=error,
+        statuses=participant_list.PARTICIPANT_STATUSES,
+        status_labels=why_not_counted.STATUS_LABELS,
+        first_page=not request.args.get("cursor"),
+    )
+
+
+@bp.get("/participants.csv")
+def participants_csv():
+    """Every participant matching the list's filters, streamed (no page size limit)."""
+    rows = participant_list.participants_csv_rows(current_customer_id(), **_participant_filters())
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for row in rows:
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate(0)
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=participants.csv"},
+    )
+
+
+@bp.get("/participants/<int:participant_id>/export.json")
+def participant_export(participant_id: int):
+    """One participant's data as a file (DSGVO Art. 15), for the customer to hand over."""
+
+    customer_id = current_customer_id()
+    participant_list.get_participant(customer_id, participant_id)
+    data = {"ok": True, **export.export_participant(customer_id, participant_id)}
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2, default=str),
+        mimetype="application/json",
+        headers={"Content-Disposition": f"attachment; filename=participant-{participant_id}.json"},
+    )
+
+
+@bp.route("/participants/<int:participant_id>/delete", methods=["GET", "POST"])
+def participant_delete(participant_id: int):
+    """A confirmation page first (works without JavaScript), then the erasure (Art. 17)."""
+    customer_id = current_customer_id()
+    participant = participant_list.get_participant(customer_id, participant_id)
+    if request.method == "GET":
+        return render_page("customer/participant_delete.html", participant=participant)
+
+    erasure.erase_participant(customer_id, participant_id, f"user:{current_user.id}")
+    return done(_("The participant's data is deleted."), "customer.participants")
