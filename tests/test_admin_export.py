@@ -10,6 +10,7 @@ import json
 import pytest
 from sqlalchemy import event, insert
 
+from referral_app.core import csvfile
 from referral_app.extensions import db
 from referral_app.models import Customer, CustomerStats
 from referral_app.reporting import exports as admin_export
@@ -88,7 +89,7 @@ def test_stats_csv_without_bom_for_scripts(admin_client, world):  # noqa: F811
     ],
 )
 def test_safe_cell_neutralises_formulas_only(value, expected):
-    assert admin_export.safe_cell(value) == expected
+    assert csvfile.safe_cell(value) == expected
 
 
 def test_stats_csv_streams_10000_customers_in_batches(app, admin_client):  # noqa: F811

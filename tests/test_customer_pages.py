@@ -310,7 +310,9 @@ def test_participants_csv_export(app, client, customer, logged_in, other_custome
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.data.startswith(b"\xef\xbb\xbf")  # a BOM: Excel reads the umlauts right
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert rows[0][:3] == ["id", "email", "name"]
     assert len(rows) == 2
     assert rows[1][1] == "anna@example.org"

@@ -12,16 +12,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
-from ..core import readonly
+from ..core import csvfile, readonly
 from ..core.formats import iso, percent
 from ..extensions import db
 from ..models import COUNTERS, Customer, CustomerStats, DailyStats, FraudLogEntry
@@ -30,8 +28,6 @@ from .audit_trail import record_audit
 from .fraud_log import FraudFilter
 
 BATCH = 1000
-BOM = "\ufeff"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 STATS_COLUMNS = (
     "customer_id",
@@ -66,21 +62,6 @@ FRAUD_COLUMNS = (
 WINDOW_COUNTERS = ("clicks", "unique_clicks", "conversions", "suspicious_conversions", "leads")
 
 
-def safe_cell(value: Any) -> Any:
-    """Neutralise a text cell a spreadsheet would run as a formula (OWASP CSV injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def _csv_chunk(rows: Iterable[Iterable[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([safe_cell(cell) for cell in row])
-    return buffer.getvalue()
-
-
 def start_stats_export(admin_id: int | None, via: str, bom: bool = True) -> Iterator[str]:
     """Record the export in the audit trail (now, committed), then hand back the lazy CSV."""
     record_audit(admin_id, "export.stats", "customer", None, {"via": via})
@@ -104,7 +85,11 @@ def start_fraud_export(
 
 def stats_csv(bom: bool = True, batch: int = BATCH) -> Iterator[str]:
     """One row per customer (totals, rates, the last 30 days), header first, by id."""
-    yield (BOM if bom else "") + _csv_chunk([STATS_COLUMNS])
+    return csvfile.stream(_stats_rows(batch), bom=bom, chunk_rows=batch)
+
+
+def _stats_rows(batch: int) -> Iterator[list[Any]]:
+    yield list(STATS_COLUMNS)
     today = stats.today()
     first_day = today - timedelta(days=29)
     reader = readonly.session()
@@ -121,12 +106,11 @@ def stats_csv(bom: bool = True, batch: int = BATCH) -> Iterator[str]:
             return
         ids = [row[0].id for row in rows]
         window = _window_sums(reader, ids[0], ids[-1], first_day, today)
-        lines = []
         for row in rows:
             customer = row[0]
             counters = dict(zip(COUNTERS, (int(v) for v in row[1:]), strict=True))
             recent = window.get(customer.id, dict.fromkeys(WINDOW_COUNTERS, 0))
-            lines.append(
+            yield (
                 [
                     customer.id,
                     customer.company_name,
@@ -142,7 +126,6 @@ def stats_csv(bom: bool = True, batch: int = BATCH) -> Iterator[str]:
                     *(recent[name] for name in WINDOW_COUNTERS),
                 ]
             )
-        yield _csv_chunk(lines)
         last_id = ids[-1]
 
 
@@ -172,7 +155,11 @@ def _window_sums(
 
 def fraud_csv(filters: FraudFilter, bom: bool = True, batch: int = BATCH) -> Iterator[str]:
     """The fraud log under `filters` (all pages), newest first, header first."""
-    yield (BOM if bom else "") + _csv_chunk([FRAUD_COLUMNS])
+    return csvfile.stream(_fraud_rows(filters, batch), bom=bom, chunk_rows=batch)
+
+
+def _fraud_rows(filters: FraudFilter, batch: int) -> Iterator[list[Any]]:
+    yield list(FRAUD_COLUMNS)
     entry = FraudLogEntry
     columns = (
         entry.id,
@@ -202,7 +189,7 @@ def fraud_csv(filters: FraudFilter, bom: bool = True, batch: int = BATCH) -> Ite
         rows = reader.execute(statement).all()
         if not rows:
             return
-        yield _csv_chunk(
+        yield from (
             [
                 row.id,
                 iso(row.created_at),

@@ -144,22 +144,16 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_safe(value: Any) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: quote them as text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def participants_csv_rows(
     customer_id: int, status: str | None = None, q: str | None = None
-) -> Iterator[list[str]]:
+) -> Iterator[list[Any]]:
     """Every participant matching the filter, a header row first, read in batches. The
     filters are checked now, before a streamed response has started."""
     _participant_query(customer_id, status, q)
     return _csv_rows(customer_id, status, q)
 
 
-def _csv_rows(customer_id: int, status: str | None, q: str | None) -> Iterator[list[str]]:
+def _csv_rows(customer_id: int, status: str | None, q: str | None) -> Iterator[list[Any]]:
     yield list(CSV_COLUMNS)
     reader = readonly.session()
     after: int | None = None
@@ -174,5 +168,5 @@ def _csv_rows(customer_id: int, status: str | None, q: str | None) -> Iterator[l
         for participant in batch:
             item = _participant_item(participant, rewards.get(participant.id, []))
             item["rewards"] = "; ".join(f"{r['tier']}: {r['title']}" for r in item["rewards"])
-            yield [_csv_safe(item[column]) for column in CSV_COLUMNS]
+            yield [item[column] for column in CSV_COLUMNS]
         after = batch[-1].id

@@ -6,37 +6,23 @@ backtest, review, program actions, audit trail, fraud-log export), all on the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from ...core import readonly
 from ...extensions import csrf
-from ...models import ROLE_ADMIN, utcnow
+from ...models import ROLE_ADMIN
 from ...reporting import admin_customers, admin_overview, audit_trail, backtest, fraud_log
 from ...reporting import exports as admin_export
 from ..access import guard_api
+from ..downloads import csv_response
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)
 guard_api(bp, ROLE_ADMIN)
 bp.after_request(readonly.remember_write)  # read-your-writes with a replica
-
-
-def csv_download(chunks: Iterator[str], name: str) -> Response:
-    """A streamed CSV attachment; the body is produced batch by batch as it is sent."""
-    filename = f"{name}-{utcnow():%Y-%m-%d}.csv"
-    encoded = (chunk.encode("utf-8") for chunk in chunks)
-    return Response(
-        stream_with_context(encoded),
-        content_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 def _body() -> dict[str, Any]:
@@ -74,14 +60,14 @@ def get_fraud_log():
 @bp.get("/export-stats")
 def export_stats():
     chunks = admin_export.start_stats_export(current_user.id, "api", bom=_wants_bom())
-    return csv_download(chunks, "referral-stats")
+    return csv_response(chunks, "referral-stats")
 
 
 @bp.get("/export-fraud-log")
 def export_fraud_log():
     filters = fraud_log.FraudFilter.parse(request.args)
     chunks = admin_export.start_fraud_export(current_user.id, "api", filters, bom=_wants_bom())
-    return csv_download(chunks, "referral-fraud-log")
+    return csv_response(chunks, "referral-fraud-log")
 
 
 @bp.get("/get-customers")

@@ -20,8 +20,8 @@ from ...reporting import exports as admin_export
 from ...reporting import fraud_log as fraud_logs
 from ..access import guard_pages
 from ..auth import safe_next
+from ..downloads import csv_response
 from ..templating import render_page
-from .api import csv_download
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 guard_pages(bp, ROLE_ADMIN, anonymous_status=401)
@@ -183,7 +183,7 @@ def export_stats():
     chunks = admin_export.start_stats_export(
         current_user.id, "page", bom=request.form.get("bom", "1") != "0"
     )
-    return csv_download(chunks, "referral-stats")
+    return csv_response(chunks, "referral-stats")
 
 
 @bp.post("/export/fraud-log.csv")
@@ -196,7 +196,7 @@ def export_fraud_log():
     chunks = admin_export.start_fraud_export(
         current_user.id, "page", filters, bom=request.form.get("bom", "1") != "0"
     )
-    return csv_download(chunks, "referral-fraud-log")
+    return csv_response(chunks, "referral-fraud-log")
 
 
 @bp.get("/audit")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
-from flask import Response, request, stream_with_context
+from flask import Response, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from ...core import csvfile
 from ...core.errors import ValidationFailed
 from ...participants import erasure, export
 from ...reporting import participant_list, why_not_counted
 from ..access import current_customer_id
+from ..downloads import csv_response
 from ..templating import render_page
 from .pages import bp, done
 
@@ -51,21 +51,7 @@ def participants():
 def participants_csv():
     """Every participant matching the list's filters, streamed (no page size limit)."""
     rows = participant_list.participants_csv_rows(current_customer_id(), **_participant_filters())
-
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for row in rows:
-            writer.writerow(row)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate(0)
-
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=participants.csv"},
-    )
+    return csv_response(csvfile.stream(rows), "participants")
 
 
 @bp.get("/participants/<int:participant_id>/export.json")
