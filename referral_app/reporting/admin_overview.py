@@ -7,16 +7,15 @@ time window, and cached per process for a polling panel. With a read replica the
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import current_app
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..core import readonly
+from ..core.cache import app_cache, ttl_setting
 from ..core.formats import percent
 from ..models import (
     COUNTERS,
@@ -49,15 +48,8 @@ T = TypeVar("T")
 def _cached(name: str, compute: Callable[[], T]) -> T:
     """Counts over raw tables for a panel that polls every 10 s: computed at most once per
     `ADMIN_OVERVIEW_CACHE_SECONDS` (default 60, the seed's response cache) per process."""
-    ttl = float(current_app.config.get("ADMIN_OVERVIEW_CACHE_SECONDS", 60))
-    store: dict[str, tuple[float, Any]] = current_app.extensions.setdefault("admin_cache", {})
-    now = time.monotonic()
-    hit = store.get(name)
-    if hit is not None and now - hit[0] < ttl:
-        return hit[1]
-    value = compute()
-    store[name] = (now, value)
-    return value
+    ttl = ttl_setting("ADMIN_OVERVIEW_CACHE_SECONDS", 60)
+    return app_cache("admin_overview", maxsize=64).get_or_compute(name, ttl, compute)
 
 
 def _active_condition() -> ColumnElement[bool]:

@@ -6,15 +6,13 @@ fields a tracking call may carry (`ref`, `page`, `click_id`), parsed into plain 
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.engine import URL
 
+from ..core.cache import ExpiringCache, ttl_setting
 from ..core.codes import looks_like_program_code
 from ..core.errors import DomainError
 from ..extensions import db
@@ -27,7 +25,8 @@ REF_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_PAGE_LENGTH = 500
 MAX_CLICK_ID = 2**63 - 1
 # (database URL, code) -> (monotonic expiry, owner): active owners only (see `resolve`).
-_code_cache: dict[tuple[URL, str], tuple[float, CodeOwner]] = {}
+# Per process, keyed by the database (tests run several apps on one database).
+_code_cache = ExpiringCache(maxsize=100_000)
 
 
 class InvalidRef(DomainError):
@@ -140,15 +139,11 @@ def resolve(ref: object) -> CodeOwner:
     code = parse_ref(ref)
     key = (db.engine.url, code)  # the URL object: rendering it as text costs more than the lookup
     cached = _code_cache.get(key)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
+    if cached is not None:
+        return cached
     owner = lookup(code)
     if owner is not None and owner.active:
-        ttl = float(current_app.config.get("TRACKING_CODE_CACHE_SECONDS", 5))
-        if ttl > 0:
-            if len(_code_cache) > 100_000:
-                _code_cache.clear()
-            _code_cache[key] = (time.monotonic() + ttl, owner)
+        _code_cache.set(key, owner, ttl_setting("TRACKING_CODE_CACHE_SECONDS", 5))
     if owner is None:
         raise UnknownRef(_("This referral code does not exist."))
     if not owner.active:

@@ -4,14 +4,13 @@ per-process cache of who subscribes to what (the tracking hot path asks it).
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..core.cache import ExpiringCache, app_cache, ttl_setting
 from ..core.errors import DomainError, NotFound, ValidationFailed
 from ..core.formats import iso
 from ..extensions import db
@@ -37,12 +36,12 @@ class TooManyEndpoints(DomainError):
     code = "too_many_webhooks"
 
 
-def _subscription_cache() -> dict[int, tuple[float, frozenset[str]]]:
-    return current_app.extensions.setdefault("webhook_subscriptions", {})
+def _subscription_cache() -> ExpiringCache:
+    return app_cache("webhook_subscriptions", maxsize=50_000)
 
 
 def forget_subscriptions(customer_id: int) -> None:
-    _subscription_cache().pop(customer_id, None)
+    _subscription_cache().pop(customer_id)
 
 
 def subscribed_events(customer_id: int) -> frozenset[str]:
@@ -50,22 +49,17 @@ def subscribed_events(customer_id: int) -> frozenset[str]:
     seconds (WEBHOOK_SUBSCRIPTION_CACHE_SECONDS, default 10): `emit` runs on the tracking hot
     path and most customers have no endpoint. Changes made here clear the entry at once;
     other processes see them within the TTL (the send re-checks the endpoint anyway)."""
-    cache = _subscription_cache()
-    now = time.monotonic()
-    hit = cache.get(customer_id)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    rows = db.session.scalars(
-        select(WebhookEndpoint.events).where(
-            WebhookEndpoint.customer_id == customer_id, WebhookEndpoint.enabled.is_(True)
-        )
-    ).all()
-    events = frozenset(e for row in rows for e in (row or []))
-    if len(cache) > 50_000:
-        cache.clear()
-    ttl = float(current_app.config.get("WEBHOOK_SUBSCRIPTION_CACHE_SECONDS", 10))
-    cache[customer_id] = (now + ttl, events)
-    return events
+
+    def load() -> frozenset[str]:
+        rows = db.session.scalars(
+            select(WebhookEndpoint.events).where(
+                WebhookEndpoint.customer_id == customer_id, WebhookEndpoint.enabled.is_(True)
+            )
+        ).all()
+        return frozenset(e for row in rows for e in (row or []))
+
+    ttl = ttl_setting("WEBHOOK_SUBSCRIPTION_CACHE_SECONDS", 10)
+    return _subscription_cache().get_or_compute(customer_id, ttl, load)
 
 
 def _clean_events(events: Any) -> list[str]:
