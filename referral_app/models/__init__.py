@@ -8,7 +8,14 @@ from .participant import PENDING as PENDING_STATUS
 from .participant import UNSUBSCRIBED as UNSUBSCRIBED_STATUS
 from .participant import ConsentText, Participant, ParticipantDevice
 from .reward import RewardGrant, RewardMilestone
-from .stats import COUNTERS, ArchivedCounts, CustomerStats, DailyStats
+from .stats import (
+    COUNTERS,
+    PUBLIC_COUNTERS,
+    TREND_COUNTERS,
+    ArchivedCounts,
+    CustomerStats,
+    DailyStats,
+)
 from .tracking import (
     FRAUD_TYPES,
     STATUS_BLOCKED,
@@ -26,6 +33,8 @@ __all__ = [
     "PENDING_STATUS",
     "UNSUBSCRIBED_STATUS",
     "COUNTERS",
+    "PUBLIC_COUNTERS",
+    "TREND_COUNTERS",
     "FRAUD_TYPES",
     "ROLE_ADMIN",
     "ROLE_CUSTOMER",

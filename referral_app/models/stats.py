@@ -21,6 +21,17 @@ COUNTERS = (
     "leads",
     "confirmed_leads",
 )
+# The counters the API shows (its S object, daily-stats' days): the blocked ones are internal.
+PUBLIC_COUNTERS = (
+    "clicks",
+    "unique_clicks",
+    "conversions",
+    "suspicious_conversions",
+    "leads",
+    "confirmed_leads",
+)
+# The counters with a 7-day trend (get-stats `trend_7d`) and a line in the charts.
+TREND_COUNTERS = ("clicks", "conversions", "leads")
 
 
 class CustomerStats(db.Model):

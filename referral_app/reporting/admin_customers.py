@@ -21,6 +21,7 @@ from ..core.sqlutil import begin_write
 from ..extensions import db
 from ..models import (
     COUNTERS,
+    PUBLIC_COUNTERS,
     ApiKey,
     Customer,
     CustomerStats,
@@ -33,7 +34,6 @@ from ..participants import erasure
 from ..tracking import stats
 from ..tracking.owners import forget_cached_codes
 from . import dashboard
-from .admin_overview import DAILY_FIELDS
 from .audit_trail import record_audit
 from .paging import parse_positive_int
 
@@ -208,7 +208,7 @@ def customer_details(customer_id: int, days: int = 30) -> dict[str, Any]:
     program = dashboard.program_stats(customer_id)
     today = stats.today()
     daily = [
-        {key: entry[key] for key in ("date", *DAILY_FIELDS)}
+        {key: entry[key] for key in ("date", *PUBLIC_COUNTERS)}
         for entry in stats.daily_series(customer_id, today - timedelta(days=days - 1), today)
     ]
     by_status = dict(

@@ -32,15 +32,6 @@ from ..tracking import stats
 RATE_LIMIT_TYPES = ("click_rate_limit", "ip_daily_limit", "conversion_rate_limit")
 DUPLICATE_IP_HOURS = 24
 TOP_PERFORMERS = 5
-# The daily series' fields, as the customer API's daily-stats shows them.
-DAILY_FIELDS = (
-    "clicks",
-    "unique_clicks",
-    "conversions",
-    "suspicious_conversions",
-    "leads",
-    "confirmed_leads",
-)
 
 T = TypeVar("T")
 

@@ -3,12 +3,15 @@ here so templates only draw (no arithmetic in Jinja)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from ..models import TREND_COUNTERS
 
 CHART_WIDTH = 640
 CHART_HEIGHT = 200
 _PAD_LEFT, _PAD_RIGHT, _PAD_TOP, _PAD_BOTTOM = 40, 10, 12, 26
-CHART_SERIES = ("clicks", "conversions", "leads")
+CHART_SERIES = TREND_COUNTERS
 
 
 def _nice_ceiling(value: int) -> int:
@@ -22,9 +25,10 @@ def _nice_ceiling(value: int) -> int:
     return 10 * magnitude
 
 
-def chart(series: list[dict[str, Any]]) -> dict[str, Any]:
-    """Geometry of the 30-day line chart, for a server-rendered SVG (no chart library)."""
-    top = _nice_ceiling(max((day[name] for day in series for name in CHART_SERIES), default=0))
+def chart(series: list[dict[str, Any]], keys: Sequence[str] = CHART_SERIES) -> dict[str, Any]:
+    """Geometry of a daily line chart (one line per key of the day rows), for the one SVG
+    macro in templates/_chart.html (no chart library, no arithmetic in Jinja)."""
+    top = _nice_ceiling(max((day[name] for day in series for name in keys), default=0))
     inner_w = CHART_WIDTH - _PAD_LEFT - _PAD_RIGHT
     inner_h = CHART_HEIGHT - _PAD_TOP - _PAD_BOTTOM
     step = inner_w / max(len(series) - 1, 1)
@@ -36,8 +40,7 @@ def chart(series: list[dict[str, Any]]) -> dict[str, Any]:
         return round(_PAD_TOP + inner_h - value / top * inner_h, 1)
 
     lines = {
-        name: " ".join(f"{x(i)},{y(day[name])}" for i, day in enumerate(series))
-        for name in CHART_SERIES
+        name: " ".join(f"{x(i)},{y(day[name])}" for i, day in enumerate(series)) for name in keys
     }
     gridlines = [{"y": y(v), "label": v} for v in sorted({0, top // 2, top})]
     label_at = sorted({0, len(series) // 2, len(series) - 1}) if series else []

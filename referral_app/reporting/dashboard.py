@@ -23,6 +23,7 @@ from ..core.formats import iso, percent
 from ..extensions import db
 from ..models import (
     COUNTERS,
+    TREND_COUNTERS,
     Conversion,
     Customer,
     DailyStats,
@@ -81,8 +82,7 @@ def program_stats(customer_id: int, series: list[dict[str, Any]] | None = None) 
         "totals": stats.with_rate(stats.totals(customer_id)),
         "last_30_days": stats.with_rate(last_30),
         "trend_7d": {
-            name: stats.trend(this_week[name], week_before[name])
-            for name in ("clicks", "conversions", "leads")
+            name: stats.trend(this_week[name], week_before[name]) for name in TREND_COUNTERS
         },
     }
 
@@ -217,15 +217,5 @@ def daily_stats(customer_id: int, first: str | None, last: str | None) -> list[d
             code="invalid_range",
             fields={"to": str(_l("at most %(n)d days after 'from'", n=MAX_RANGE_DAYS))},
         )
-    keep = (
-        "date",
-        "clicks",
-        "unique_clicks",
-        "blocked_clicks",
-        "conversions",
-        "suspicious_conversions",
-        "blocked_conversions",
-        "leads",
-        "confirmed_leads",
-    )
+    keep = ("date", *COUNTERS)
     return [{name: day[name] for name in keep} for day in daily_rows(customer_id, start, end)]

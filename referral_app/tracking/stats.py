@@ -21,6 +21,7 @@ from ..core.formats import percent
 from ..core.sqlutil import upsert_increment
 from ..models import (
     COUNTERS,
+    PUBLIC_COUNTERS,
     ArchivedCounts,
     CustomerStats,
     DailyStats,
@@ -79,15 +80,7 @@ def record_participant(session: Session, participant_id: int, **increments: int)
 
 def with_rate(counters: dict[str, int]) -> dict[str, Any]:
     """The API's S object: the public counters plus the conversion rate."""
-    public = (
-        "clicks",
-        "unique_clicks",
-        "conversions",
-        "suspicious_conversions",
-        "leads",
-        "confirmed_leads",
-    )
-    result: dict[str, Any] = {name: int(counters.get(name) or 0) for name in public}
+    result: dict[str, Any] = {name: int(counters.get(name) or 0) for name in PUBLIC_COUNTERS}
     result["conversion_rate"] = percent(result["conversions"], result["unique_clicks"])
     return result
 

@@ -8,6 +8,7 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from ..extensions import htmx
+from ..reporting import charts
 
 
 def render_page(template: str, block: str = "content", **context):
@@ -19,6 +20,8 @@ def render_page(template: str, block: str = "content", **context):
 
 
 def register(app: Flask) -> None:
+    app.jinja_env.globals["chart_geometry"] = charts.chart
+
     @app.context_processor
     def inject() -> dict:
         return {

@@ -26,7 +26,7 @@ from ...core import readonly
 from ...core.errors import DomainError
 from ...extensions import htmx
 from ...models import ROLE_CUSTOMER
-from ...reporting import charts, dashboard, why_not_counted
+from ...reporting import dashboard, why_not_counted
 from ..access import current_customer_id, guard_pages
 from ..templating import render_page
 
@@ -62,7 +62,7 @@ def base_url() -> str:
 
 def _panel_context(customer_id: int) -> dict[str, Any]:
     panel = dashboard.live_panel(customer_id)
-    return {"panel": panel, "chart": charts.chart(panel["series"])}
+    return {"panel": panel}
 
 
 def _status_context(customer_id: int) -> dict[str, Any]:
