@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import segno
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 
-from ..core import crypto
+from ..core import crypto, qr
 from ..core.errors import NotFound
 from ..core.sqlutil import begin_write
 from ..extensions import db
@@ -99,7 +98,7 @@ def hub(token: Any, ip: str, user_agent: str) -> Hub:
         customer=customer,
         token=token,
         referral_link=link,
-        qr_svg=Markup(segno.make(link, error="m").svg_inline(scale=4)),  # noqa: S704 - segno's own SVG of our URL
+        qr_svg=qr.inline_svg(link),
         share_links=share_links(customer, link),
         referrals=referrals,
         milestones=milestones,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
-
-import segno
 from flask import Response, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ...accounts import company
 from ...accounts import users as accounts
+from ...core import qr
 from ..access import current_customer_id
 from ..templating import render_page
 from .pages import _status_context, base_url, bp, done
@@ -27,15 +25,8 @@ def embed_qr(kind: str):
     """The program link as a QR code (segno), inline on the page or as a download."""
     customer = company.get_customer(current_customer_id())
     link = company.program_links(customer, base_url())["program"]
-    qr = segno.make(link, error="m")
-    buffer = io.BytesIO()
-    if kind == "svg":
-        qr.save(buffer, kind="svg", scale=6, border=2, xmldecl=False, title=link)
-        mimetype = "image/svg+xml"
-    else:
-        qr.save(buffer, kind="png", scale=10, border=2)
-        mimetype = "image/png"
-    response = Response(buffer.getvalue(), mimetype=mimetype)
+    body, mimetype = qr.image(link, kind)
+    response = Response(body, mimetype=mimetype)
     if request.args.get("download"):
         filename = f"qr-{customer.ref_code}.{kind}"
         response.headers["Content-Disposition"] = f"attachment; filename={filename}"
