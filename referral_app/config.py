@@ -54,7 +54,7 @@ class Config:
         "pool_recycle": 280,
         "pool_reset_on_return": None,
     }
-    # A read replica for the dashboards' reads (services/readonly.py); unset: all on the primary.
+    # A read replica for the dashboards' reads (core/readonly.py); unset: all on the primary.
     DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL") or None
     SQLALCHEMY_BINDS = {"replica": DATABASE_REPLICA_URL} if DATABASE_REPLICA_URL else {}
     # After a user's own write, their reads stay on the primary this long (replica lag).

@@ -1,5 +1,5 @@
 """Engine settings that SQLAlchemy's URL can't express: SQLite's WAL and busy timeout, and
-the read replica's read-only connections (services/readonly.py).
+the read replica's read-only connections (core/readonly.py).
 
 Several gunicorn workers writing to one SQLite file must wait for each other rather than
 fail with "database is locked" (DESIGN.md "Runs on one laptop").

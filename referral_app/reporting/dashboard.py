@@ -3,7 +3,7 @@ aggregates only (never a recount), so the overview and its polling panel stay ch
 many raw events there are; lists (participants, conversions, "why not counted") read raw rows
 through indexes, a page at a time.
 
-With a read replica (services/readonly.py) these reads go there: the panel, chart, "why not
+With a read replica (core/readonly.py) these reads go there: the panel, chart, "why not
 counted", participant list and CSV may lag the primary by a moment. The program's own state
 (on/off, code) is read from the primary, so a switch shows at once."""
 

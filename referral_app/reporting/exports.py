@@ -6,7 +6,7 @@
   `utf-8-sig`; `bom=False` leaves it out). Comma-separated, quoted by the csv module.
 - CSV injection: a text cell that begins with = + - @, a tab or a carriage return gets a
   leading apostrophe, so a spreadsheet shows it as text instead of running it as a formula.
-- Read from the read replica when there is one (services/readonly.py); the audit entry that
+- Read from the read replica when there is one (core/readonly.py); the audit entry that
   records the export is written to the primary first.
 """
 

@@ -1,7 +1,7 @@
 """The tracking engine (the seed's ReferralHelper::trackClick / trackConversion).
 
 A click or conversion is one unit of work in one transaction: decide its status with the
-fraud rules (services/fraud.py), insert the event row, write the fraud log, bump the counters
+fraud rules (tracking/fraud.py), insert the event row, write the fraud log, bump the counters
 (`stats.record`, upserts; a referral also grants the milestones it reaches) and commit. The
 read that looks for an earlier counted event only decides the common case; the unique key
 (one counted event per visitor, code and salt period) is what keeps two racing requests

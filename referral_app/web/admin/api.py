@@ -1,7 +1,7 @@
 """The admin JSON API (API.md "Admin API"): admin session or admin API key.
 
 The four endpoints of the contract plus what the admin pages also offer (customer list,
-backtest, review, program actions, audit trail, fraud-log export), all on the same services.
+backtest, review, program actions, audit trail, fraud-log export), all on the same domain functions.
 """
 
 from __future__ import annotations
