@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from ..core.errors import DomainError
+from ..extensions import htmx
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ def error_response(status: int, code: str, message: str, **extra):
         response = jsonify(body)
         response.status_code = status
         return response
+    if htmx and not htmx.boosted:
+        # A fragment request (a panel, a search, a row's button): the message goes into the
+        # page's flash area, not into the element that asked.
+        html = render_template("errors/_message.html", status=status, message=message)
+        return html, status, {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"}
     return render_template("errors/error.html", status=status, message=message), status
 
 

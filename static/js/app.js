@@ -3,14 +3,14 @@
 (function () {
   "use strict";
 
-  // A form answered 422 carries its own inline validation errors: swap it in like a 200.
-  // Other errors keep htmx's default (no swap); the page stays as it was.
+  // Every answer is shown, errors included: a form answered 401/422/429 carries its own
+  // message, an error page says what went wrong (htmx 2 would otherwise drop 4xx/5xx and
+  // the page would sit still). A failed fragment request gets its message put into the
+  // flash area by the server (HX-Retarget), never into the panel that asked.
   if (window.htmx) {
     window.htmx.config.responseHandling = [
       { code: "204", swap: false },
-      { code: "[23]..", swap: true },
-      { code: "422", swap: true },
-      { code: "[45]..", swap: false, error: true },
+      { code: "[2345]..", swap: true },
       { code: "...", swap: false }
     ];
   }

@@ -56,6 +56,14 @@ def login():
     return render_page("auth/login.html", error=error, email=email), status
 
 
+@bp.errorhandler(429)
+def login_throttled(_exc):
+    """Too many attempts: the login form again, saying so (not a bare error page)."""
+    message = _("Too many login attempts. Please wait a few minutes and try again.")
+    email = (request.form.get("email") or "").strip()[:254]
+    return render_page("auth/login.html", error=message, email=email), 429
+
+
 @bp.post("/logout")
 @login_required
 def logout():
