@@ -62,8 +62,15 @@ def reward_update(reward_id: int):
 
 @bp.post("/rewards/<int:reward_id>/move")
 def reward_move(reward_id: int):
-    milestones.move(current_customer_id(), reward_id, request.form.get("direction", ""))
-    return _reward_result(_("The order is saved."))
+    ladder = milestones.move(current_customer_id(), reward_id, request.form.get("direction", ""))
+    moved = next(m for m in ladder if m.id == reward_id)
+    return _reward_result(
+        _(
+            "Saved: “%(title)s” is now given at %(num)d referrals.",
+            title=moved.title,
+            num=moved.threshold,
+        )
+    )
 
 
 @bp.post("/rewards/<int:reward_id>/delete")
