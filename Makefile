@@ -35,8 +35,8 @@ messages: dev
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo
-	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl+C stops)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl+C stops; mails: http://$(HOST):$(PORT)/dev/mail)"
+	$(FLASK) serve --host $(HOST) --port $(PORT)
 
 lint: dev
 	$(BIN)/ruff check .

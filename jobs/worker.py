@@ -212,6 +212,14 @@ def _ticker(app: Flask, stop: threading.Event) -> None:
             return
 
 
+def start_schedule(app: Flask) -> threading.Event:
+    """The periodic schedule in a daemon thread of this process (the development server's
+    `flask serve`: reward mails and the daily jobs without a worker). Set the event to stop."""
+    stop = threading.Event()
+    threading.Thread(target=_ticker, args=(app, stop), name="schedule", daemon=True).start()
+    return stop
+
+
 def _run_rq(app: Flask, burst: bool) -> None:
     from redis import Redis
 
@@ -236,9 +244,7 @@ def _run_rq(app: Flask, burst: bool) -> None:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
         return
-    stop = threading.Event()
-    ticker = threading.Thread(target=_ticker, args=(app, stop), name="schedule", daemon=True)
-    ticker.start()
+    stop = start_schedule(app)
     try:
         worker.work(with_scheduler=True)
     finally:

@@ -111,6 +111,10 @@ def register_blueprints(app: Flask) -> None:
         admin.pages_bp,
     ):
         app.register_blueprint(bp)
+    if app.config.get("ENV_NAME") == "development":
+        from .web import dev
+
+        dev.init_app(app)  # the mailbox page: every mail readable without SMTP
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -4,12 +4,14 @@ last line of standard output; errors go to standard error with exit code 1."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from werkzeug.serving import run_simple
 
 from jobs import scheduled
 from jobs import worker as job_worker
@@ -103,6 +105,21 @@ def register(app: Flask) -> None:
         """Run the daily or monthly job once, now (idempotent), and print its summary."""
 
         emit(scheduled.JOBS[name]())
+
+    @app.cli.command("serve")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=5000, show_default=True, type=int)
+    def serve(host: str, port: int) -> None:
+        """The development server with the job schedule running beside it (`make run`):
+        reward mails and the daily jobs happen without a worker. Links in mails point at
+        this host and port unless PUBLIC_BASE_URL is set."""
+
+        app = current_app._get_current_object()
+        if not os.environ.get("PUBLIC_BASE_URL"):
+            app.config["PUBLIC_BASE_URL"] = f"http://{host}:{port}"
+        if job_worker.job_queue.inline():
+            job_worker.start_schedule(app)
+        run_simple(host, port, app, threaded=True)
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Work off what is due and queued, then stop.")
