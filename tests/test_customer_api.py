@@ -404,3 +404,19 @@ def test_customer_api_needs_a_login(client):
         response = client.get(path)
         assert response.status_code == 401
         assert response.get_json()["ok"] is False
+
+
+@pytest.mark.parametrize(
+    "website",
+    ["https://javascript:alert(1)", "javascript:alert(1)", "https://example", "https://x.de:99999"],
+)
+def test_a_website_that_is_no_web_address_is_refused(app, client, customer, key, website):
+    body = {
+        "company_name": "Müller & Söhne GmbH",
+        "contact_email": "kontakt@mueller.example",
+        "imprint": "Müller & Söhne GmbH\nHauptstraße 1\n12345 Musterstadt",
+        "website": website,
+    }
+    response = client.post("/api/referral/update-company", json=body, headers=key)
+    assert response.status_code == 400
+    assert set(response.get_json()["fields"]) == {"website"}

@@ -33,6 +33,24 @@ _TEXT_FIELDS = (
 )
 
 
+# A host name as DNS knows it: labels of letters, digits and hyphens, at least one dot.
+_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def web_address_ok(url: str) -> bool:
+    """An http(s) address of a real host: `https://javascript:alert(1)` or
+    `https://example` are not (a link in a mail or page must go where it says)."""
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return False
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return False
+    return parts.scheme in ("http", "https") and bool(_HOST.match(host))
+
+
 def get_customer(customer_id: int) -> Customer:
     customer = db.session.get(Customer, customer_id)
     if customer is None:
@@ -84,8 +102,7 @@ def validate_company(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
         website = clean["website"]
         if "://" not in website:
             website = "https://" + website
-        parts = urlsplit(website)
-        if parts.scheme not in ("http", "https") or not parts.netloc or " " in website:
+        if not web_address_ok(website):
             errors["website"] = str(_l("Please enter a web address like https://example.com."))
         else:
             clean["website"] = website
