@@ -7,7 +7,6 @@ backtest, review, program actions, audit trail, fraud-log export), all on the sa
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 from flask_login import current_user
@@ -19,6 +18,8 @@ from ...reporting import admin
 from ...reporting import exports as admin_export
 from ...reporting import fraud_log as admin_fraud
 from ..access import guard_api
+from ..schemas.base import check_query, parse_body
+from ..schemas.requests import FraudExportQuery, FraudLogQuery, FraudReview, ProgramAction
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)
@@ -40,17 +41,6 @@ def csv_download(chunks: Iterator[str], name: str) -> Response:
     )
 
 
-def _body() -> dict[str, Any]:
-    """A JSON object or a form body, as the API accepts either."""
-    data = request.get_json(silent=True)
-    if isinstance(data, dict):
-        return data
-    form = request.form.to_dict()
-    if "ids" in request.form:
-        form["ids"] = request.form.getlist("ids")
-    return form
-
-
 def _wants_bom() -> bool:
     return request.args.get("bom", "1") not in ("0", "false", "no")
 
@@ -68,6 +58,7 @@ def get_customer_details():
 
 @bp.get("/get-fraud-log")
 def get_fraud_log():
+    check_query(FraudLogQuery, "since", "until")
     filters = admin_fraud.FraudFilter.parse(request.args)
     return jsonify({"ok": True, **admin_fraud.fraud_log(filters)})
 
@@ -80,6 +71,7 @@ def export_stats():
 
 @bp.get("/export-fraud-log")
 def export_fraud_log():
+    check_query(FraudExportQuery, "since", "until")
     filters = admin_fraud.FraudFilter.parse(request.args)
     chunks = admin_export.start_fraud_export(current_user.id, "api", filters, bom=_wants_bom())
     return csv_download(chunks, "referral-fraud-log")
@@ -93,12 +85,12 @@ def get_customers():
 
 @bp.post("/customer-program")
 def customer_program():
-    body = _body()
+    body = parse_body(ProgramAction)
     customer = admin.change_program(
-        admin.require_customer_id(body.get("customer_id")),
-        str(body.get("action") or ""),
+        admin.require_customer_id(body.customer_id),
+        body.action,
         current_user.id,
-        str(body.get("reason") or ""),
+        body.reason or "",
         via="api",
     )
     return jsonify({"ok": True, "customer": admin.customer_summary(customer)})
@@ -106,10 +98,7 @@ def customer_program():
 
 @bp.post("/review-fraud")
 def review_fraud():
-    ids = _body().get("ids")
-    if not isinstance(ids, list):
-        ids = [ids] if ids is not None else []
-    changed = admin_fraud.mark_reviewed(ids, current_user.id, via="api")
+    changed = admin_fraud.mark_reviewed(parse_body(FraudReview).ids, current_user.id, via="api")
     return jsonify({"ok": True, "reviewed": changed})
 
 
