@@ -128,9 +128,13 @@ def parse_body(model: type[M], *, public: bool = False) -> M:
 
 
 def check_query(model: type[RequestModel], *names: str) -> None:
-    """Check these query parameters against `model` (first value of each name); the
-    others are the domain's to check, with its own codes (`invalid_limit`, `invalid_cursor`)."""
-    data = request.args.to_dict()
+    """Check these query parameters against `model`; the others are the domain's to check,
+    with its own codes (`invalid_limit`, `invalid_cursor`)."""
+    check_fields(model, request.args.to_dict(), *names)
+
+
+def check_fields(model: type[RequestModel], data: Mapping[str, Any], *names: str) -> None:
+    """Check only these fields of `data` against `model` (raises the API's 4xx answer)."""
     try:
         model.model_validate(data)
     except ValidationError as exc:

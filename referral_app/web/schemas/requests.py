@@ -165,7 +165,7 @@ class CompanyDetails(RequestModel):
     domain_check: ClassVar = staticmethod(company.validate_company)
 
 
-Threshold = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=milestones.MAX_THRESHOLD)]
+Threshold = Annotated[int, Field(ge=1, le=milestones.MAX_THRESHOLD), BeforeValidator(_no_bool)]
 
 
 class RewardInput(RequestModel):
@@ -239,7 +239,7 @@ class WebhookChange(RequestModel):
 
 
 class ProgramAction(RequestModel):
-    customer_id: Annotated[int, BeforeValidator(_no_bool), Field(ge=1)]
+    customer_id: Annotated[int, Field(ge=1), BeforeValidator(_no_bool)]
     action: Literal[admin.PROGRAM_ACTIONS]  # type: ignore[valid-type]
     reason: Annotated[str, StringConstraints(max_length=admin.MAX_REASON)] | None = Field(
         None, description="Required to disable or suspend."
@@ -248,7 +248,7 @@ class ProgramAction(RequestModel):
 
 class FraudReview(RequestModel):
     ids: Annotated[
-        list[Annotated[int, BeforeValidator(_no_bool), Field(ge=1)]],
+        list[Annotated[int, Field(ge=1), BeforeValidator(_no_bool)]],
         BeforeValidator(_as_list),
         Field(max_length=fraud_log.MAX_REVIEW_IDS),
     ]
