@@ -19,6 +19,8 @@ from ...reporting import exports as admin_export
 from ...reporting import fraud_log as admin_fraud
 from ..access import guard_pages
 from ..auth import safe_next
+from ..schemas.base import check_fields, check_query
+from ..schemas.requests import FraudLogFilter, FraudLogQuery
 from ..templating import render_page
 from .api import csv_download
 
@@ -120,6 +122,7 @@ def customer_erase_participant(customer_id: int):
 def fraud_log():
     errors: dict[str, str] = {}
     try:
+        check_query(FraudLogQuery, "since", "until")  # bounded, so no date overflows
         filters = admin_fraud.FraudFilter.parse(request.args)
         log = admin_fraud.fraud_log(filters)
     except ValidationFailed as exc:
@@ -186,6 +189,7 @@ def export_stats():
 @bp.post("/export/fraud-log.csv")
 def export_fraud_log():
     try:
+        check_fields(FraudLogFilter, request.form.to_dict(), "since", "until")
         filters = admin_fraud.FraudFilter.parse(request.form)
     except ValidationFailed as exc:
         flash(exc.message, "error")
