@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from ...webhooks.events import EVENTS
+from ...webhooks.urls import MAX_URL_LENGTH
 
 Count = Annotated[int, Field(ge=0)]
 Percent = float
@@ -152,7 +153,7 @@ class AdminCustomer(BaseModel):
 
 class WebhookEndpoint(BaseModel):
     id: int
-    url: str = Field(max_length=2000)
+    url: str = Field(max_length=MAX_URL_LENGTH)
     events: list[WebhookEvent]
     enabled: bool
     disabled_reason: str | None = Field(
