@@ -24,7 +24,7 @@ from ..tracking.owners import forget_cached_codes
 LANGUAGES = ("de", "en")
 MAX_IMPRINT = 5000
 # (field, required, max length)
-_TEXT_FIELDS = (
+TEXT_FIELDS = (
     ("company_name", True, 200),
     ("contact_email", True, 254),
     ("sender_name", False, 200),
@@ -75,7 +75,7 @@ def validate_company(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
     so a form can show every error at once next to its field."""
     clean: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    for name, required, limit in _TEXT_FIELDS:
+    for name, required, limit in TEXT_FIELDS:
         raw = data.get(name)
         value = raw.strip() if isinstance(raw, str) else ("" if raw is None else None)
         if value is None:
@@ -121,7 +121,7 @@ def update_company(customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise ValidationFailed(str(_l("Please check the highlighted fields.")), fields=errors)
     customer = get_customer(customer_id)
-    for name, _required, _limit in _TEXT_FIELDS:
+    for name, _required, _limit in TEXT_FIELDS:
         setattr(customer, name, clean[name])
     if clean["language"]:
         customer.language = clean["language"]

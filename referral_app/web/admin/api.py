@@ -6,8 +6,6 @@ backtest, review, program actions, audit trail, fraud-log export), all on the sa
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
@@ -18,22 +16,13 @@ from ...reporting import admin_customers, admin_overview, audit_trail, backtest,
 from ...reporting import exports as admin_export
 from ..access import guard_api
 from ..downloads import csv_response
+from ..schemas.base import check_query, parse_body
+from ..schemas.requests import FraudExportQuery, FraudLogQuery, FraudReview, ProgramAction
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)
 guard_api(bp, ROLE_ADMIN)
 bp.after_request(readonly.remember_write)  # read-your-writes with a replica
-
-
-def _body() -> dict[str, Any]:
-    """A JSON object or a form body, as the API accepts either."""
-    data = request.get_json(silent=True)
-    if isinstance(data, dict):
-        return data
-    form = request.form.to_dict()
-    if "ids" in request.form:
-        form["ids"] = request.form.getlist("ids")
-    return form
 
 
 def _wants_bom() -> bool:
@@ -53,6 +42,7 @@ def get_customer_details():
 
 @bp.get("/get-fraud-log")
 def get_fraud_log():
+    check_query(FraudLogQuery, "since", "until")
     filters = fraud_log.FraudFilter.parse(request.args)
     return jsonify({"ok": True, **fraud_log.fraud_log(filters)})
 
@@ -65,6 +55,7 @@ def export_stats():
 
 @bp.get("/export-fraud-log")
 def export_fraud_log():
+    check_query(FraudExportQuery, "since", "until")
     filters = fraud_log.FraudFilter.parse(request.args)
     chunks = admin_export.start_fraud_export(current_user.id, "api", filters, bom=_wants_bom())
     return csv_response(chunks, "referral-fraud-log")
@@ -78,12 +69,12 @@ def get_customers():
 
 @bp.post("/customer-program")
 def customer_program():
-    body = _body()
+    body = parse_body(ProgramAction)
     customer = admin_customers.change_program(
-        admin_customers.require_customer_id(body.get("customer_id")),
-        str(body.get("action") or ""),
+        admin_customers.require_customer_id(body.customer_id),
+        body.action,
         current_user.id,
-        str(body.get("reason") or ""),
+        body.reason or "",
         via="api",
     )
     return jsonify({"ok": True, "customer": admin_customers.customer_summary(customer)})
@@ -91,10 +82,7 @@ def customer_program():
 
 @bp.post("/review-fraud")
 def review_fraud():
-    ids = _body().get("ids")
-    if not isinstance(ids, list):
-        ids = [ids] if ids is not None else []
-    changed = fraud_log.mark_reviewed(ids, current_user.id, via="api")
+    changed = fraud_log.mark_reviewed(parse_body(FraudReview).ids, current_user.id, via="api")
     return jsonify({"ok": True, "reviewed": changed})
 
 

@@ -21,6 +21,8 @@ from ...reporting import fraud_log as fraud_logs
 from ..access import guard_pages
 from ..auth import safe_next
 from ..downloads import csv_response
+from ..schemas.base import check_fields, check_query
+from ..schemas.requests import FraudLogFilter, FraudLogQuery
 from ..templating import render_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -123,6 +125,7 @@ def customer_erase_participant(customer_id: int):
 def fraud_log():
     errors: dict[str, str] = {}
     try:
+        check_query(FraudLogQuery, "since", "until")  # bounded, so no date overflows
         filters = fraud_logs.FraudFilter.parse(request.args)
         log = fraud_logs.fraud_log(filters)
     except ValidationFailed as exc:
@@ -189,6 +192,7 @@ def export_stats():
 @bp.post("/export/fraud-log.csv")
 def export_fraud_log():
     try:
+        check_fields(FraudLogFilter, request.form.to_dict(), "since", "until")
         filters = fraud_logs.FraudFilter.parse(request.form)
     except ValidationFailed as exc:
         flash(exc.message, "error")

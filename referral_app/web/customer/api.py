@@ -13,7 +13,6 @@ from flask_login import current_user
 
 from ...accounts import company
 from ...core import readonly
-from ...core.errors import ValidationFailed
 from ...extensions import csrf
 from ...models import ROLE_CUSTOMER
 from ...participants import erasure, export
@@ -21,21 +20,21 @@ from ...reporting import dashboard, paging, participant_list
 from ...reporting.dashboard import program_stats
 from ...rewards import milestones
 from ..access import current_customer_id, guard_api
+from ..schemas.base import check_query, parse_body
+from ..schemas.requests import (
+    CompanyDetails,
+    ConversionQuery,
+    DailyStatsQuery,
+    RewardChange,
+    RewardInput,
+    RewardOrder,
+    Toggle,
+)
 
 bp = Blueprint("customer_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)  # the guard runs CSRF itself for session logins; API keys need none
 guard_api(bp, ROLE_CUSTOMER)
 bp.after_request(readonly.remember_write)  # read-your-writes with a replica
-
-
-def body() -> dict[str, Any]:
-    """A JSON object or a form body, as API.md allows both."""
-    if request.is_json:
-        data = request.get_json(silent=True)
-        if not isinstance(data, dict):
-            raise ValidationFailed("The body must be a JSON object.", code="invalid_json")
-        return data
-    return request.form.to_dict()
 
 
 def ok(status: int = 200, **payload: Any):
@@ -52,13 +51,14 @@ def get_stats():
 
 @bp.post("/toggle")
 def toggle():
-    enabled = company.parse_bool(body().get("enabled"))
+    enabled = company.parse_bool(parse_body(Toggle).enabled)
     return ok(enabled=company.set_enabled(current_customer_id(), enabled))
 
 
 @bp.post("/update-company")
 def update_company():
-    return ok(company=company.update_company(current_customer_id(), body()))
+    details = parse_body(CompanyDetails)
+    return ok(company=company.update_company(current_customer_id(), details.model_dump()))
 
 
 @bp.get("/rewards")
@@ -69,13 +69,17 @@ def rewards():
 
 @bp.post("/rewards")
 def create_reward():
-    milestone = milestones.create_milestone(current_customer_id(), body())
+    reward = parse_body(RewardInput)
+    milestone = milestones.create_milestone(current_customer_id(), reward.model_dump())
     return ok(201, id=milestone.id)
 
 
 @bp.route("/rewards/<int:reward_id>", methods=["PATCH", "PUT"])
 def update_reward(reward_id: int):
-    milestone = milestones.update_milestone(current_customer_id(), reward_id, body())
+    change = parse_body(RewardChange)
+    milestone = milestones.update_milestone(
+        current_customer_id(), reward_id, change.model_dump(exclude_unset=True)
+    )
     return ok(item=milestones.milestone_dict(milestone))
 
 
@@ -88,9 +92,8 @@ def delete_reward(reward_id: int):
 @bp.post("/rewards/reorder")
 def reorder_rewards():
     """Body `ids`: every reward id once, in the wanted order (lowest threshold first)."""
-    data = body()
-    ids = data.get("ids") if request.is_json else request.form.getlist("ids")
-    items = milestones.reorder(current_customer_id(), ids if isinstance(ids, list) else [])
+    order = parse_body(RewardOrder)
+    items = milestones.reorder(current_customer_id(), order.ids)
     return ok(items=[milestones.milestone_dict(m) for m in items])
 
 
@@ -126,6 +129,7 @@ def delete_participant(participant_id: int):
 
 @bp.get("/conversions")
 def conversions():
+    check_query(ConversionQuery, "since")
     args = request.args
     page = dashboard.list_conversions(
         current_customer_id(),
@@ -138,6 +142,7 @@ def conversions():
 
 @bp.get("/daily-stats")
 def daily_stats():
+    check_query(DailyStatsQuery, "from", "to")
     days = dashboard.daily_stats(
         current_customer_id(), request.args.get("from"), request.args.get("to")
     )

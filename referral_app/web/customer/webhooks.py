@@ -1,6 +1,6 @@
 """Webhook endpoints in the customer dashboard and the customer API.
 
-Thin views: parse input, call `services.webhooks`, render JSON or a page. Every id is looked
+Thin views: parse input, call `referral_app.webhooks`, render JSON or a page. Every id is looked
 up together with the signed-in customer, so another customer's ids are "not found" (404).
 """
 
@@ -16,33 +16,22 @@ from ...core.formats import iso
 from ...webhooks import deliveries, endpoints
 from ...webhooks.endpoints import EVENTS
 from ..access import current_customer_id
+from ..schemas.base import parse_body, read_body
+from ..schemas.requests import WebhookChange, WebhookInput
 from ..templating import render_page
 from .api import bp as api_bp
 from .pages import bp as pages_bp
 
 
 def _body() -> dict[str, Any]:
-    """JSON or form input as one dict (`events` may repeat in a form)."""
-    if request.is_json:
-        body = request.get_json(silent=True)
-        return body if isinstance(body, dict) else {}
-    data: dict[str, Any] = {key: request.form.get(key) for key in request.form}
-    if "events" in request.form:
-        data["events"] = request.form.getlist("events")
-    return data
+    """The dashboard's form (JSON too), as the webhook model reads it (`events` may repeat)."""
+    return read_body(WebhookInput)
 
 
 def _no_store(response: Response) -> Response:
     """Answers that carry a secret are kept by no cache (browser history, proxies)."""
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _optional_bool(value: Any, field: str) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    message = _("Send true or false.")
-    raise ValidationFailed(message, fields={field: message})
 
 
 def _limit() -> int:
@@ -66,22 +55,16 @@ def api_list_webhooks():
 
 @api_bp.post("/webhooks")
 def api_create_webhook():
-    body = _body()
-    endpoint, secret = endpoints.create_endpoint(
-        current_customer_id(), body.get("url"), body.get("events")
-    )
+    body = parse_body(WebhookInput)
+    endpoint, secret = endpoints.create_endpoint(current_customer_id(), body.url, body.events)
     return _no_store(jsonify({"ok": True, "id": endpoint.id, "secret": secret})), 201
 
 
 @api_bp.patch("/webhooks/<int:endpoint_id>")
 def api_update_webhook(endpoint_id: int):
-    body = _body()
+    body = parse_body(WebhookChange)
     endpoint = endpoints.update_endpoint(
-        current_customer_id(),
-        endpoint_id,
-        url=body.get("url"),
-        events=body.get("events"),
-        enabled=_optional_bool(body.get("enabled"), "enabled"),
+        current_customer_id(), endpoint_id, url=body.url, events=body.events, enabled=body.enabled
     )
     return jsonify({"ok": True, "webhook": endpoints.endpoint_dict(endpoint)})
 

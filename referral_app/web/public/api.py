@@ -9,9 +9,7 @@ the IP, the user agent or a request body.
 from __future__ import annotations
 
 import base64
-import json
 import logging
-from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
@@ -20,6 +18,8 @@ from ...core.errors import DomainError
 from ...extensions import client_ip, client_key, csrf, db, limiter
 from ...tracking import engine
 from ..errors import error_response
+from ..schemas.base import parse_body
+from ..schemas.requests import TrackClick, TrackConversion
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,6 @@ bp = Blueprint("public_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)
 
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-JSON_TYPES = ("application/json", "text/plain")
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _public_limit() -> str:
@@ -68,30 +66,6 @@ def rate_limited(exc: Exception):
     )
 
 
-def payload() -> dict[str, Any]:
-    """The request body as a dict: JSON (also sent as text/plain, which is what the
-    tracking script's sendBeacon fallback does) or a form. Raises the API's 4xx errors."""
-    mimetype = request.mimetype
-    if mimetype in JSON_TYPES or mimetype.endswith("+json"):
-        raw = request.get_data(cache=True)
-        if not raw.strip():
-            return {}
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise DomainError(
-                _("The request body is not valid JSON."), code="invalid_json"
-            ) from None
-        if not isinstance(data, dict):
-            raise DomainError(_("The request body must be a JSON object."), code="invalid_json")
-        return data
-    if mimetype in FORM_TYPES:
-        return request.form.to_dict()
-    if not mimetype and not request.get_data(cache=True):
-        return {}
-    raise DomainError(_("Send JSON or a form."), code="unsupported_media_type", status=415)
-
-
 def _user_agent() -> str:
     return request.headers.get("User-Agent", "")
 
@@ -99,9 +73,9 @@ def _user_agent() -> str:
 @bp.post("/track-click")
 def track_click():
     """A visitor arrived through a referral link (the freebie page)."""
-    data = payload()
+    body = parse_body(TrackClick, public=True)
     outcome = engine.track_click(
-        ref=data.get("ref"), page=data.get("page"), ip=client_ip(), user_agent=_user_agent()
+        ref=body.ref, page=body.page, ip=client_ip(), user_agent=_user_agent()
     )
     return jsonify({"ok": True, "status": outcome.status, "click_id": outcome.event_id})
 
@@ -109,11 +83,11 @@ def track_click():
 @bp.post("/track-conversion")
 def track_conversion():
     """A visitor reached the thank-you page."""
-    data = payload()
+    body = parse_body(TrackConversion, public=True)
     outcome = engine.track_conversion(
-        ref=data.get("ref"),
-        page=data.get("page"),
-        click_id=data.get("click_id"),
+        ref=body.ref,
+        page=body.page,
+        click_id=body.click_id,
         ip=client_ip(),
         user_agent=_user_agent(),
     )

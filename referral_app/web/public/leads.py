@@ -11,7 +11,9 @@ from ...core.errors import DomainError
 from ...extensions import client_ip, limiter
 from ...participants import confirmation, signup
 from ...participants import program as programs
-from .api import bp, payload
+from ..schemas.base import parse_body, read_body, validate
+from ..schemas.requests import ConfirmToken, RegisterLead
+from .api import bp
 from .cookieless import speak
 
 
@@ -41,7 +43,10 @@ def program():
 
 @bp.post("/register-lead")
 def register_lead():
-    signup.register(payload(), client_ip(), request.headers.get("User-Agent", ""))
+    body = parse_body(RegisterLead, public=True)
+    signup.register(
+        body.model_dump(exclude_none=True), client_ip(), request.headers.get("User-Agent", "")
+    )
     return jsonify({"ok": True, "status": "confirmation_sent"}), 202
 
 
@@ -64,12 +69,14 @@ def confirm_lead():
     session to keep one in): the unguessable token from the mail is the proof that the
     person who got the mail is asking."""
     form_post = _is_form_post()
-    token = payload().get("token")
+    data = read_body(public=True)
     try:
+        token = validate(ConfirmToken, data).token
         result = confirmation.confirm(token, client_ip(), request.headers.get("User-Agent", ""))
     except DomainError as exc:
         if form_post and exc.code in ("invalid_token", "token_expired"):
-            return secret_page("public/confirm.html", 400, token=token or "", state=exc.code)
+            token = data.get("token") if isinstance(data.get("token"), str) else ""
+            return secret_page("public/confirm.html", 400, token=token, state=exc.code)
         raise
     if form_post:
         return redirect(result.hub_path, code=303)
@@ -88,9 +95,8 @@ def confirm_lead():
 def resend_confirmation():
     """From the page of an expired link: a new confirmation mail for the same address."""
     form_post = _is_form_post()
-    token = payload().get("token")
     try:
-        confirmation.resend_confirmation(token)
+        confirmation.resend_confirmation(parse_body(ConfirmToken, public=True).token)
     except DomainError as exc:
         if form_post and exc.code == "invalid_token":
             return secret_page("public/confirm.html", 400, token="", state=exc.code)

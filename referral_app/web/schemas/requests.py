@@ -1,0 +1,371 @@
+"""What the JSON API takes: one model per request body or query string (API.md).
+
+Limits the domain already keeps are imported, never restated, so the check and the
+OpenAPI document follow when a limit changes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from flask_babel import gettext as _
+from pydantic import BeforeValidator, Field, StrictBool, StringConstraints, WithJsonSchema
+
+from ...accounts import company
+from ...participants import addresses, signup
+from ...reporting import admin_customers, backtest, dashboard, fraud_log, paging, participant_list
+from ...rewards import milestones
+from ...tracking import owners
+from ...webhooks import deliveries
+from ...webhooks.endpoints import EVENTS
+from ...webhooks.urls import MAX_URL_LENGTH
+from .base import Day, Moment, RequestModel
+
+# The company form's limits as the service keeps them: name → maximum length.
+COMPANY_LIMITS = {name: limit for name, _required, limit in company.TEXT_FIELDS}
+# The reward editor's text limits (the service keeps them inside `milestones.validate`).
+REWARD_LIMITS = {"tier": 50, "title": 200, "description": 2000, "delivery": 2000}
+
+
+def _text(limit: int, *, required: bool = False) -> Any:
+    """Text of at most `limit` characters, surrounding blanks ignored (as the services do)."""
+    return StringConstraints(strip_whitespace=True, max_length=limit, min_length=int(required))
+
+
+def _crlf(value: Any) -> Any:
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a number, not true or false")
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    """One value where a list belongs: a list of one (a form with one checkbox)."""
+    return value if isinstance(value, list) or value is None else [value]
+
+
+def _split_events(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _lenient(schema: dict[str, Any]) -> Any:
+    """A field the service reads leniently (a mangled value is ignored, not refused):
+    documented as `schema`, taken as sent."""
+    return WithJsonSchema(schema)
+
+
+Ref = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=f"^{owners.REF_PATTERN.pattern}$"),
+    Field(description="A referral code: a program's code (REF…) or a participant's."),
+]
+Page = Annotated[
+    Any,
+    _lenient({"type": "string", "description": "The page's URL (reduced to scheme://host/path)."}),
+]
+WebhookEvent = Literal[EVENTS]
+
+
+# --- public API -----------------------------------------------------------------------------
+
+
+def _ref_message(ctx: dict[str, Any]) -> str:
+    return _("This is not a valid referral code.")
+
+
+class TrackClick(RequestModel):
+    ref: Ref
+    page: Page = None
+
+    codes: ClassVar = {"ref": "invalid_ref"}
+    messages: ClassVar = {"ref": _ref_message}
+
+
+class TrackConversion(TrackClick):
+    click_id: Annotated[
+        Any,
+        _lenient(
+            {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The click this conversion follows; a mangled id is ignored.",
+            }
+        ),
+    ] = None
+
+
+class RegisterLead(RequestModel):
+    ref: Ref
+    email: Annotated[str, _text(addresses.MAX_EMAIL_LENGTH, required=True)]
+    consent: Annotated[
+        Any,
+        _lenient(
+            {"type": "boolean", "enum": [True], "description": "Must be true (or a form's on)."}
+        ),
+    ]
+    name: Annotated[str, _text(signup.MAX_NAME_LENGTH)] | None = None
+    page: Annotated[str, _text(2000)] | None = None
+    consent_version: Annotated[str, _text(64)] | None = None
+
+    codes: ClassVar = {
+        "ref": "invalid_ref",
+        "email": "invalid_email",
+        "consent": "consent_required",
+    }
+    messages: ClassVar = {
+        "ref": lambda ctx: _("The referral code is missing or malformed."),
+        "email": lambda ctx: _("Please enter a valid e-mail address (at most 254 characters)."),
+        "consent": lambda ctx: _("Please agree to take part in the referral program."),
+        "name": lambda ctx: _("too long") if "max_length" in ctx else _("must be text"),
+        "page": lambda ctx: _("too long") if "max_length" in ctx else _("must be text"),
+        "consent_version": lambda ctx: _("too long") if "max_length" in ctx else _("must be text"),
+    }
+
+
+class ConfirmToken(RequestModel):
+    token: str | None = Field(None, description="The token from the confirmation mail.")
+
+    codes: ClassVar = {"token": "invalid_token"}
+    messages: ClassVar = {"token": lambda ctx: _("This link is not valid (any more).")}
+
+
+# --- customer API ---------------------------------------------------------------------------
+
+
+class Toggle(RequestModel):
+    enabled: Annotated[
+        Any, _lenient({"type": "boolean", "description": "true/false (a form: 1/0, on/off)."})
+    ]
+
+    messages: ClassVar = {"enabled": lambda ctx: _("must be true or false")}
+
+
+class CompanyDetails(RequestModel):
+    company_name: Annotated[str, _text(COMPANY_LIMITS["company_name"], required=True)]
+    contact_email: Annotated[str, _text(COMPANY_LIMITS["contact_email"], required=True)]
+    imprint: Annotated[
+        str,
+        BeforeValidator(_crlf),
+        _text(COMPANY_LIMITS["imprint"], required=True),
+        Field(description="The Impressum, shown in every e-mail."),
+    ]
+    website: Annotated[str, _text(COMPANY_LIMITS["website"])] | None = None
+    sender_name: Annotated[str, _text(COMPANY_LIMITS["sender_name"])] | None = None
+    language: Annotated[Literal[company.LANGUAGES] | None, BeforeValidator(_blank_is_none)] = None
+
+    domain_check: ClassVar = staticmethod(company.validate_company)
+
+
+Threshold = Annotated[int, Field(ge=1, le=milestones.MAX_THRESHOLD), BeforeValidator(_no_bool)]
+
+
+class RewardInput(RequestModel):
+    threshold: Threshold
+    tier: Annotated[str, _text(REWARD_LIMITS["tier"], required=True)] = Field(examples=["Bronze"])
+    title: Annotated[str, _text(REWARD_LIMITS["title"], required=True)]
+    description: Annotated[str, _text(REWARD_LIMITS["description"])] | None = None
+    delivery: Annotated[str, _text(REWARD_LIMITS["delivery"])] | None = Field(
+        None, description="Text, link or coupon shown in the reward mail."
+    )
+
+    messages: ClassVar = {"threshold": lambda ctx: _("A whole number of at least 1.")}
+    domain_check: ClassVar = staticmethod(milestones.validate)
+
+
+class RewardChange(RequestModel):
+    """Edit a reward: the fields sent replace the stored ones."""
+
+    threshold: Threshold | None = None
+    tier: Annotated[str, _text(REWARD_LIMITS["tier"], required=True)] | None = None
+    title: Annotated[str, _text(REWARD_LIMITS["title"], required=True)] | None = None
+    description: Annotated[str, _text(REWARD_LIMITS["description"])] | None = None
+    delivery: Annotated[str, _text(REWARD_LIMITS["delivery"])] | None = None
+
+    messages: ClassVar = RewardInput.messages
+
+
+class RewardOrder(RequestModel):
+    ids: Annotated[list[int], BeforeValidator(_as_list)] = Field(
+        description="Every reward id once, in the wanted order."
+    )
+
+    messages: ClassVar = {"ids": lambda ctx: _("must list every reward once")}
+
+
+class WebhookInput(RequestModel):
+    url: Annotated[str, StringConstraints(max_length=MAX_URL_LENGTH)] = Field(
+        examples=["https://example.com/hooks"]
+    )
+    events: Annotated[list[WebhookEvent], BeforeValidator(_split_events), Field(min_length=1)]
+
+    codes: ClassVar = {"url": "invalid_webhook_url"}
+    messages: ClassVar = {
+        "url": lambda ctx: (
+            _("Enter a URL of at most %(n)d characters.", n=MAX_URL_LENGTH)
+            if "max_length" in ctx
+            else _("Enter the URL that should receive the webhooks.")
+        ),
+        "events": lambda ctx: (
+            _("Choose at least one event.")
+            if "min_length" in ctx or not ctx
+            else _("Unknown event. Known events: %(events)s", events=", ".join(EVENTS))
+        ),
+    }
+
+
+class WebhookChange(RequestModel):
+    url: Annotated[str, StringConstraints(max_length=MAX_URL_LENGTH)] | None = None
+    events: (
+        Annotated[list[WebhookEvent], BeforeValidator(_split_events), Field(min_length=1)] | None
+    ) = None
+    enabled: StrictBool | None = Field(
+        None, description="Switching on clears the failure state and checks the URL again."
+    )
+
+    codes: ClassVar = WebhookInput.codes
+    messages: ClassVar = {**WebhookInput.messages, "enabled": lambda ctx: _("Send true or false.")}
+
+
+# --- admin API ------------------------------------------------------------------------------
+
+
+class ProgramAction(RequestModel):
+    customer_id: Annotated[int, Field(ge=1), BeforeValidator(_no_bool)]
+    action: Literal[admin_customers.PROGRAM_ACTIONS]
+    reason: Annotated[str, StringConstraints(max_length=admin_customers.MAX_REASON)] | None = Field(
+        None, description="Required to disable or suspend."
+    )
+
+
+class FraudReview(RequestModel):
+    ids: Annotated[
+        list[Annotated[int, Field(ge=1), BeforeValidator(_no_bool)]],
+        BeforeValidator(_as_list),
+        Field(max_length=fraud_log.MAX_REVIEW_IDS),
+    ]
+
+
+# --- query strings --------------------------------------------------------------------------
+
+Cursor = Annotated[str | None, Field(description="The `next_cursor` of the previous page.")]
+
+
+def _limit(default: int, maximum: int) -> Any:
+    return Field(default, ge=1, le=maximum)
+
+
+class ParticipantQuery(RequestModel):
+    status: Literal[participant_list.PARTICIPANT_STATUSES] | None = None
+    q: str | None = Field(None, description="An e-mail address or a referral code.")
+    cursor: Cursor = None
+    limit: int = _limit(paging.PAGE_SIZE, paging.MAX_PAGE_SIZE)
+
+
+class ConversionQuery(RequestModel):
+    since: Moment | None = None
+    cursor: Cursor = None
+    limit: int = _limit(100, paging.MAX_PAGE_SIZE)
+
+    error_code: ClassVar = "invalid_date"
+    summary: ClassVar = lambda ctx: _(  # noqa: E731
+        "Use a date like 2025-01-31 or a time like 2025-01-31T12:00:00Z."
+    )
+    messages: ClassVar = {"since": lambda ctx: _("not a date")}
+
+
+class DailyStatsQuery(RequestModel):
+    first: Day | None = Field(None, alias="from")
+    last: Day | None = Field(
+        None,
+        alias="to",
+        description=f"YYYY-MM-DD; at most {dashboard.MAX_RANGE_DAYS} days after `from`.",
+    )
+
+    error_code: ClassVar = "invalid_date"
+    summary: ClassVar = lambda ctx: _("Use dates like 2025-01-31.")  # noqa: E731
+    messages: ClassVar = {
+        "from": lambda ctx: _("Use a date like 2025-01-31."),
+        "to": lambda ctx: _("Use a date like 2025-01-31."),
+    }
+
+
+class DeliveryQuery(RequestModel):
+    cursor: Cursor = None
+    limit: int = _limit(deliveries.PAGE_SIZE, deliveries.MAX_PAGE_SIZE)
+
+
+PageNumber = Annotated[int | None, Field(ge=1, description="Page number, from 1.")]
+Bom = Annotated[Literal["0", "1"] | None, Field(description="UTF-8 BOM (Excel); default 1.")]
+
+
+class FraudLogFilter(RequestModel):
+    customer_id: Annotated[int | None, Field(ge=1)] = None
+    type: str | None = Field(None, description="A fraud type, e.g. fast_conversion.")
+    since: Moment | None = None
+    until: Moment | None = None
+    reviewed: Literal["open", "reviewed"] | None = None
+
+    messages: ClassVar = {
+        "since": lambda ctx: _("Use a date like 2025-01-31."),
+        "until": lambda ctx: _("Use a date like 2025-01-31."),
+    }
+
+
+class FraudLogQuery(FraudLogFilter):
+    page: PageNumber = None
+
+
+class FraudExportQuery(FraudLogFilter):
+    bom: Bom = None
+
+
+class StatsExportQuery(RequestModel):
+    bom: Bom = None
+
+
+class CustomerDetailsQuery(RequestModel):
+    customer_id: Annotated[int, Field(ge=1)]
+
+
+class CustomerListQuery(RequestModel):
+    q: str | None = Field(None, description="Company name, program code or a participant's code.")
+    sort: Literal[admin_customers.SORTS] | None = None
+    page: PageNumber = None
+
+
+class BacktestParams(RequestModel):
+    rule: Literal[tuple(backtest.RULES)]
+    threshold: float | None = None
+    days: Annotated[int | None, Field(ge=1, le=backtest.MAX_BACKTEST_DAYS)] = None
+
+
+class AuditQueryParams(RequestModel):
+    action: str | None = Field(None, description="e.g. program.suspend")
+    user_id: Annotated[int | None, Field(ge=1)] = None
+    target_type: str | None = None
+    target_id: Annotated[int | None, Field(ge=1)] = None
+    page: PageNumber = None
+
+
+class RefQuery(RequestModel):
+    ref: str | None = Field(None, description="A referral code.")
+
+
+class PixelQuery(RefQuery):
+    e: Literal["click", "conversion"] | None = Field(
+        None, description="`click` (the default) or `conversion`; anything else: nothing."
+    )
+    click_id: str | None = Field(None, description="The click the conversion follows.")
+
+
+class TokenQuery(RequestModel):
+    token: str | None = None
