@@ -14,7 +14,7 @@ from referral_app.participants import addresses, signup
 from referral_app.reporting import admin_customers as admin_reports
 from referral_app.reporting import fraud_log
 from referral_app.rewards import milestones
-from referral_app.web import openapi
+from referral_app.web import openapi, openapi_routes
 from referral_app.web.schemas import base
 from referral_app.web.schemas import requests as rq
 from referral_app.webhooks import urls
@@ -198,6 +198,7 @@ def test_changing_a_limit_moves_the_check_and_the_document(app, monkeypatch):
     monkeypatch.setattr(urls, "MAX_URL_LENGTH", 300)
     try:
         importlib.reload(rq)
+        importlib.reload(openapi_routes)
         importlib.reload(openapi)
         document = openapi.build(app)
         assert _component(document, "CompanyDetails", "company_name")["maxLength"] == 120
@@ -214,6 +215,7 @@ def test_changing_a_limit_moves_the_check_and_the_document(app, monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(rq)
+        importlib.reload(openapi_routes)
         importlib.reload(openapi)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from ..core import readonly
 from ..core.errors import ValidationFailed
-from ..core.formats import iso, percent
+from ..core.formats import iso, parse_date, percent
 from ..extensions import db
 from ..models import (
     COUNTERS,
@@ -133,19 +133,16 @@ def parse_moment(raw: str | None, field: str) -> datetime | None:
     """YYYY-MM-DD or an ISO-8601 time (with Z or an offset), as naive UTC."""
     if not raw:
         return None
-    text = raw.strip()
     try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time())
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = parse_date(raw, times=True)
     except ValueError as exc:
         raise ValidationFailed(
             str(_l("Use a date like 2025-01-31 or a time like 2025-01-31T12:00:00Z.")),
             code="invalid_date",
             fields={field: str(_l("not a date"))},
         ) from exc
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    if not isinstance(moment, datetime):
+        return datetime.combine(moment, datetime.min.time())
     return moment
 
 
@@ -182,10 +179,9 @@ def list_conversions(
 
 
 def _parse_day(raw: str) -> date | None:
-    """Only the strict YYYY-MM-DD form; anything else is None (a validation error)."""
-    text = raw.strip()
+    """Only the strict YYYY-MM-DD form, in the bounded range; else None (a validation error)."""
     try:
-        return date.fromisoformat(text) if len(text) == 10 else None
+        return parse_date(raw)
     except ValueError:
         return None
 

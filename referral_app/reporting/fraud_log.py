@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from ..core.errors import ValidationFailed
+from ..core.formats import parse_date
 from ..extensions import db
 from ..models import (
     FRAUD_TYPES,
@@ -33,12 +34,11 @@ def _parse_day(raw: Any, field: str) -> date | None:
     if not text:
         return None
     try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        value = parse_date(text, times=True)
     except ValueError:
-        message = _("%(field)s must be a date like 2025-01-31.", field=field)
+        message = _("Use a date like 2025-01-31.")
         raise ValidationFailed(message, fields={field: message}) from None
+    return value.date() if isinstance(value, datetime) else value
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Files the dashboards hand out: streamed, named with the day, never cached (they hold
-personal data or business figures)."""
+"""Answers the dashboards hand out that no cache may keep: files (streamed, named with the
+day) and pages or JSON with a secret or personal data."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ from collections.abc import Iterator
 from flask import Response, stream_with_context
 
 from ..models import utcnow
+
+
+def no_store(response: Response) -> Response:
+    """Answers that carry a secret or personal data are kept by no cache (browser history,
+    proxies)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def csv_response(chunks: Iterator[str], name: str) -> Response:

@@ -2,13 +2,11 @@
 (`schemas/`) and a table of the routes (`ROUTES`): what each takes, what it answers and
 which errors it may give. Paths and path parameters come from `app.url_map`, so a route
 cannot be documented under a path it does not have; `undocumented(app)` and `stale(app)`
-keep the table and the app in step (a test keeps both lists empty).
-"""
+keep the table and the app in step (a test keeps both lists empty)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
@@ -16,8 +14,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from werkzeug.routing import IntegerConverter, Rule
 
-from .schemas import requests as rq
-from .schemas import responses as rs
+from .openapi_routes import OPERATIONS, ROUTES, Route, Schema
+from .schemas import responses
 
 OPENAPI_VERSION = "3.0.3"
 API_PREFIX = "/api/"
@@ -25,441 +23,6 @@ _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 SECURED_BLUEPRINTS = {"customer_api", "admin_api"}
 REF_TEMPLATE = "#/components/schemas/{model}"
-FORM_NOTE = "JSON or an HTML form body (`application/x-www-form-urlencoded`)."
-
-Schema = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Route:
-    """One operation: what it is for, what it takes and what it answers."""
-
-    method: str
-    path: str
-    summary: str
-    tag: str
-    answer: type[BaseModel] | None = rs.Answer
-    status: int = 200
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    errors: dict[int, str] = field(default_factory=dict)
-    description: str = ""
-    media_type: str = "application/json"  # of the success answer
-    extra: dict[str, Schema] = field(default_factory=dict)  # further answers, by status
-
-
-WEBHOOKS, PUBLIC, CUSTOMER, ADMIN, META = "Webhooks", "Public", "Customer", "Admin", "Meta"
-TRACK_ERRORS = {
-    400: "invalid_ref / invalid_json",
-    403: "program_inactive",
-    404: "unknown_ref",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-}
-P = "/api/referral"
-
-ROUTES: list[Route] = [
-    # --- meta ---
-    Route("GET", "/api/openapi.json", "This OpenAPI document", META, answer=None),
-    Route(
-        "GET",
-        "/api/docs",
-        "The API documentation as a readable page",
-        META,
-        answer=None,
-        media_type="text/html",
-    ),
-    # --- public API ---
-    Route(
-        "POST",
-        f"{P}/track-click",
-        "Count a click on a referral link",
-        PUBLIC,
-        body=rq.TrackClick,
-        answer=rs.TrackClickAnswer,
-        errors=TRACK_ERRORS,
-        description=FORM_NOTE + " `duplicate`: this visitor was already counted for this code "
-        "in the last 24 h; `blocked`: a fraud rule held it back (logged).",
-    ),
-    Route(
-        "POST",
-        f"{P}/track-conversion",
-        "Count a conversion (the thank-you page)",
-        PUBLIC,
-        body=rq.TrackConversion,
-        answer=rs.TrackConversionAnswer,
-        errors=TRACK_ERRORS,
-        description=FORM_NOTE,
-    ),
-    Route(
-        "GET",
-        f"{P}/track",
-        "The tracking pixel",
-        PUBLIC,
-        query=rq.PixelQuery,
-        answer=None,
-        media_type="image/gif",
-        description="Always a 1×1 GIF, whatever happened (also when rate limited).",
-    ),
-    Route(
-        "GET",
-        f"{P}/program",
-        "What the sign-up form on the thank-you page shows",
-        PUBLIC,
-        query=rq.RefQuery,
-        answer=rs.ProgramAnswer,
-        errors={400: "invalid_ref", 403: "program_inactive", 404: "unknown_ref"},
-    ),
-    Route(
-        "POST",
-        f"{P}/register-lead",
-        "Sign up for the referral program (double opt-in)",
-        PUBLIC,
-        body=rq.RegisterLead,
-        answer=rs.ConfirmationSent,
-        status=202,
-        description=FORM_NOTE + " The same answer for every valid request, whether or not "
-        "the address is known (no enumeration).",
-        errors={
-            400: "invalid_ref / invalid_email / consent_required / validation_failed",
-            403: "program_inactive",
-            404: "unknown_ref",
-            429: "rate_limited",
-        },
-    ),
-    Route(
-        "GET",
-        f"{P}/confirm-lead",
-        "The confirmation link in the mail (an HTML page that confirms by POST)",
-        PUBLIC,
-        query=rq.TokenQuery,
-        answer=None,
-        media_type="text/html",
-        description="Mail scanners that prefetch the link confirm nothing.",
-        extra={
-            "400": {
-                "description": "An invalid or expired link: an HTML page saying so.",
-                "content": {"text/html": {"schema": {"type": "string"}}},
-            }
-        },
-    ),
-    Route(
-        "POST",
-        f"{P}/confirm-lead",
-        "Confirm a sign-up",
-        PUBLIC,
-        body=rq.ConfirmToken,
-        answer=rs.Confirmed,
-        description=FORM_NOTE + " A form post is answered with a redirect (303) to the "
-        "participant's page.",
-        errors={400: "invalid_token / token_expired", 429: "rate_limited"},
-        extra={"303": {"description": "A form post: on to the participant's page."}},
-    ),
-    Route(
-        "POST",
-        f"{P}/resend-confirmation",
-        "A new confirmation mail for an expired link",
-        PUBLIC,
-        body=rq.ConfirmToken,
-        answer=rs.ConfirmationSent,
-        status=202,
-        description=FORM_NOTE,
-        errors={400: "invalid_token", 429: "rate_limited"},
-    ),
-    # --- customer API ---
-    Route(
-        "GET",
-        f"{P}/get-stats",
-        "The program's totals, last 30 days and 7-day trend",
-        CUSTOMER,
-        answer=rs.StatsAnswer,
-    ),
-    Route(
-        "POST",
-        f"{P}/toggle",
-        "Switch the program on or off",
-        CUSTOMER,
-        body=rq.Toggle,
-        answer=rs.ToggleAnswer,
-        errors={400: "validation_failed", 403: "program_suspended"},
-    ),
-    Route(
-        "POST",
-        f"{P}/update-company",
-        "Company details and Impressum (shown in every e-mail)",
-        CUSTOMER,
-        body=rq.CompanyDetails,
-        answer=rs.CompanyAnswer,
-        errors={400: "validation_failed (with `fields`)"},
-    ),
-    Route(
-        "GET",
-        f"{P}/rewards",
-        "The reward milestones, by threshold",
-        CUSTOMER,
-        answer=rs.RewardList,
-    ),
-    Route(
-        "POST",
-        f"{P}/rewards",
-        "Add a reward milestone",
-        CUSTOMER,
-        body=rq.RewardInput,
-        answer=rs.Created,
-        status=201,
-        errors={400: "validation_failed"},
-    ),
-    *(
-        Route(
-            method,
-            f"{P}/rewards/{{reward_id}}",
-            summary,
-            CUSTOMER,
-            body=rq.RewardChange,
-            answer=rs.RewardAnswer,
-            errors={400: "validation_failed", 404: "not_found"},
-        )
-        for method, summary in (
-            ("PATCH", "Edit a reward milestone (the fields sent)"),
-            ("PUT", "Edit a reward milestone (the fields sent; same as PATCH)"),
-        )
-    ),
-    Route(
-        "DELETE",
-        f"{P}/rewards/{{reward_id}}",
-        "Delete a reward milestone",
-        CUSTOMER,
-        errors={404: "not_found"},
-    ),
-    Route(
-        "POST",
-        f"{P}/rewards/reorder",
-        "Put the rewards in a new order on the existing thresholds",
-        CUSTOMER,
-        body=rq.RewardOrder,
-        answer=rs.RewardList,
-        errors={400: "validation_failed"},
-    ),
-    Route(
-        "GET",
-        f"{P}/participants",
-        "The participants, newest first (cursor pagination)",
-        CUSTOMER,
-        query=rq.ParticipantQuery,
-        answer=rs.ParticipantPage,
-        errors={400: "invalid_status / invalid_cursor / invalid_limit"},
-    ),
-    Route(
-        "GET",
-        f"{P}/participants/{{participant_id}}/export",
-        "Everything stored about one participant (DSGVO Art. 15)",
-        CUSTOMER,
-        answer=rs.ParticipantExport,
-        errors={404: "not_found"},
-    ),
-    Route(
-        "DELETE",
-        f"{P}/participants/{{participant_id}}",
-        "Erase a participant (DSGVO Art. 17); anonymous aggregates stay",
-        CUSTOMER,
-        errors={404: "not_found"},
-    ),
-    Route(
-        "GET",
-        f"{P}/conversions",
-        "The conversions, oldest first, since a time (cursor pagination)",
-        CUSTOMER,
-        query=rq.ConversionQuery,
-        answer=rs.ConversionPage,
-        errors={400: "invalid_date / invalid_cursor / invalid_limit"},
-    ),
-    Route(
-        "GET",
-        f"{P}/daily-stats",
-        "Daily numbers for a date range (default: the last 30 days)",
-        CUSTOMER,
-        query=rq.DailyStatsQuery,
-        answer=rs.DailyStatsAnswer,
-        errors={400: "invalid_date / invalid_range"},
-    ),
-    # --- webhooks ---
-    Route(
-        "GET",
-        f"{P}/webhooks",
-        "List the webhook endpoints",
-        WEBHOOKS,
-        answer=rs.WebhookList,
-    ),
-    Route(
-        "POST",
-        f"{P}/webhooks",
-        "Add a webhook endpoint",
-        WEBHOOKS,
-        body=rq.WebhookInput,
-        answer=rs.WebhookCreated,
-        status=201,
-        description="The secret (`whsec_…`) is in this answer only; it is stored encrypted "
-        "and never shown again. URLs that resolve to private, loopback, link-local, "
-        "multicast, reserved or cloud-metadata addresses are refused (`invalid_webhook_url`).",
-        errors={
-            400: "`invalid_webhook_url`, `validation_failed` or `invalid_json`",
-            409: "too_many_webhooks",
-        },
-    ),
-    Route(
-        "PATCH",
-        f"{P}/webhooks/{{endpoint_id}}",
-        "Change an endpoint's URL or events, or switch it on or off",
-        WEBHOOKS,
-        body=rq.WebhookChange,
-        answer=rs.WebhookAnswer,
-        description="Switching on clears the failure state and checks the URL again.",
-        errors={400: "invalid_webhook_url / validation_failed / invalid_json", 404: "not_found"},
-    ),
-    Route(
-        "DELETE",
-        f"{P}/webhooks/{{endpoint_id}}",
-        "Delete an endpoint (with its delivery log)",
-        WEBHOOKS,
-        errors={404: "not_found"},
-    ),
-    Route(
-        "POST",
-        f"{P}/webhooks/{{endpoint_id}}/rotate-secret",
-        "Make a new signing secret",
-        WEBHOOKS,
-        answer=rs.SecretRotated,
-        errors={404: "not_found"},
-        description="For 24 hours every message is signed with the old and the new secret "
-        "(two `v1,…` entries in `webhook-signature`), so the receiver can switch over.",
-    ),
-    Route(
-        "POST",
-        f"{P}/webhooks/{{endpoint_id}}/test",
-        "Send a `webhook.test` event to the endpoint",
-        WEBHOOKS,
-        answer=rs.DeliveryAnswer,
-        status=202,
-        errors={404: "not_found", 409: "endpoint_disabled"},
-        description="One attempt, no retries; it never counts towards switching the endpoint "
-        "off. The result is in the delivery log.",
-    ),
-    Route(
-        "GET",
-        f"{P}/webhooks/{{endpoint_id}}/deliveries",
-        "The endpoint's delivery log, newest first",
-        WEBHOOKS,
-        query=rq.DeliveryQuery,
-        answer=rs.DeliveryPage,
-        errors={400: "invalid_cursor / validation_failed", 404: "not_found"},
-    ),
-    Route(
-        "GET",
-        f"{P}/webhook-deliveries/{{delivery_id}}",
-        "One delivery with every attempt",
-        WEBHOOKS,
-        answer=rs.DeliveryDetail,
-        errors={404: "not_found"},
-    ),
-    Route(
-        "POST",
-        f"{P}/webhook-deliveries/{{delivery_id}}/replay",
-        "Send a delivery again now (same `webhook-id`)",
-        WEBHOOKS,
-        answer=rs.DeliveryAnswer,
-        status=202,
-        errors={404: "not_found", 409: "endpoint_disabled"},
-    ),
-    # --- admin API ---
-    Route("GET", f"{P}/get-overview", "All programs at a glance", ADMIN, answer=rs.Overview),
-    Route(
-        "GET",
-        f"{P}/get-customer-details",
-        "One customer: totals, last 30 days, daily series, participants, recent fraud",
-        ADMIN,
-        query=rq.CustomerDetailsQuery,
-        answer=rs.CustomerDetails,
-        errors={400: "validation_failed", 404: "unknown_customer"},
-    ),
-    Route(
-        "GET",
-        f"{P}/get-fraud-log",
-        "The fraud log, newest first",
-        ADMIN,
-        query=rq.FraudLogQuery,
-        answer=rs.FraudLogPage,
-        errors={400: "validation_failed"},
-    ),
-    Route(
-        "GET",
-        f"{P}/export-stats",
-        "All programs as CSV, one row per customer, header first",
-        ADMIN,
-        query=rq.StatsExportQuery,
-        answer=None,
-        media_type="text/csv",
-    ),
-    Route(
-        "GET",
-        f"{P}/export-fraud-log",
-        "The fraud log as CSV (same filters as get-fraud-log)",
-        ADMIN,
-        query=rq.FraudExportQuery,
-        answer=None,
-        media_type="text/csv",
-        errors={400: "validation_failed"},
-    ),
-    Route(
-        "GET",
-        f"{P}/get-customers",
-        "The customers with their totals (search, sort, pages)",
-        ADMIN,
-        query=rq.CustomerListQuery,
-        answer=rs.CustomerPage,
-        errors={400: "validation_failed"},
-    ),
-    Route(
-        "POST",
-        f"{P}/customer-program",
-        "Switch a customer's program on or off, suspend or lift a suspension",
-        ADMIN,
-        body=rq.ProgramAction,
-        answer=rs.CustomerAnswer,
-        errors={400: "validation_failed / reason_required", 404: "unknown_customer"},
-    ),
-    Route(
-        "POST",
-        f"{P}/review-fraud",
-        "Mark fraud-log entries as reviewed",
-        ADMIN,
-        body=rq.FraudReview,
-        answer=rs.Reviewed,
-        errors={400: "validation_failed"},
-    ),
-    Route(
-        "GET",
-        f"{P}/fraud-backtest",
-        "What a fraud rule would flag with another threshold (last 90 days)",
-        ADMIN,
-        query=rq.BacktestParams,
-        answer=rs.Backtest,
-        errors={400: "validation_failed"},
-    ),
-    Route(
-        "GET",
-        f"{P}/get-audit-log",
-        "The admin audit trail, newest first",
-        ADMIN,
-        query=rq.AuditQueryParams,
-        answer=rs.AuditPage,
-        errors={400: "validation_failed"},
-    ),
-]
-
-OPERATIONS: dict[tuple[str, str], Route] = {(r.method, r.path): r for r in ROUTES}
-
-
-# --- From the models to OpenAPI 3.0 ----------------------------------------------------------
 
 
 def _openapi30(schema: Any) -> Any:
@@ -496,7 +59,7 @@ def _openapi30(schema: Any) -> Any:
 
 
 def _models() -> list[type[BaseModel]]:
-    found: list[type[BaseModel]] = [rs.Error, rs.WebhookPayload]
+    found: list[type[BaseModel]] = [responses.Error, responses.WebhookPayload]
     for route in ROUTES:
         for model in (route.body, route.answer):
             if model is not None and model not in found:
@@ -538,7 +101,10 @@ def query_parameters(model: type[BaseModel]) -> list[Schema]:
 
 
 def _error_answer(description: str) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": ref(rs.Error)}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": ref(responses.Error)}},
+    }
 
 
 def operation(route: Route) -> dict[str, Any]:
@@ -574,9 +140,6 @@ def operation(route: Route) -> dict[str, Any]:
     responses.update(route.extra)
     result["responses"] = responses
     return result
-
-
-# --- The generator ------------------------------------------------------------------------
 
 
 def openapi_path(rule: Rule) -> str:
@@ -699,9 +262,6 @@ def build(app: Flask) -> dict[str, Any]:
             },
         },
     }
-
-
-# --- The readable page (/api/docs) --------------------------------------------------------
 
 
 def _resolve(schema: Schema, document: dict[str, Any]) -> tuple[Schema, str | None]:

@@ -17,7 +17,8 @@ from ...reporting import exports as admin_export
 from ..access import guard_api
 from ..downloads import csv_response
 from ..schemas.base import check_query, parse_body
-from ..schemas.requests import FraudExportQuery, FraudLogQuery, FraudReview, ProgramAction
+from ..schemas.queries import FraudExportQuery, FraudLogQuery
+from ..schemas.requests import FraudReview, ProgramAction
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)

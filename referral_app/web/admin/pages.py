@@ -22,7 +22,7 @@ from ..access import guard_pages
 from ..auth import safe_next
 from ..downloads import csv_response
 from ..schemas.base import check_fields, check_query
-from ..schemas.requests import FraudLogFilter, FraudLogQuery
+from ..schemas.queries import FraudLogFilter, FraudLogQuery
 from ..templating import render_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

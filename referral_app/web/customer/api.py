@@ -21,15 +21,8 @@ from ...reporting.dashboard import program_stats
 from ...rewards import milestones
 from ..access import current_customer_id, guard_api
 from ..schemas.base import check_query, parse_body
-from ..schemas.requests import (
-    CompanyDetails,
-    ConversionQuery,
-    DailyStatsQuery,
-    RewardChange,
-    RewardInput,
-    RewardOrder,
-    Toggle,
-)
+from ..schemas.queries import ConversionQuery, DailyStatsQuery
+from ..schemas.requests import CompanyDetails, RewardChange, RewardInput, RewardOrder, Toggle
 
 bp = Blueprint("customer_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)  # the guard runs CSRF itself for session logins; API keys need none

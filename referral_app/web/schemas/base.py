@@ -14,7 +14,7 @@ import json
 import math
 import types
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from flask import request
@@ -22,14 +22,13 @@ from flask_babel import gettext as _
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, WithJsonSchema
 
 from ...core.errors import DomainError, ValidationFailed
+from ...core.formats import EARLIEST, LATEST, parse_date
 
 JSON_TYPES = ("application/json",)
 BEACON_TYPES = ("text/plain",)  # sendBeacon's JSON (the tracking script's fallback)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 # Query dates outside these years are refused (400) before any date arithmetic can overflow.
-EARLIEST = date(2000, 1, 1)
-LATEST = date(2100, 12, 31)
 
 # A field's message: a string, or made from pydantic's error context (its limits).
 Message = str | Callable[[dict[str, Any]], str]
@@ -51,9 +50,6 @@ class RequestModel(BaseModel):
     # the domain's own check (values → (clean, field → message)); when the model refuses a
     # body, the domain's messages join in, so a form still learns every problem at once
     domain_check: ClassVar[Callable[[dict[str, Any]], tuple[Any, dict[str, str]]] | None] = None
-
-
-# --- bodies ---------------------------------------------------------------------------------
 
 
 def _no_constant(name: str) -> Any:
@@ -149,9 +145,6 @@ def validate(model: type[M], data: Mapping[str, Any]) -> M:
         raise refusal(model, exc, data) from None
 
 
-# --- errors ---------------------------------------------------------------------------------
-
-
 def _message(model: type[RequestModel], name: str, error: Any) -> str:
     ctx = dict(error.get("ctx") or {})
     own = model.messages.get(name)
@@ -199,28 +192,6 @@ def refusal(
     else:
         message = summary({}) if callable(summary) else str(summary)
     return ValidationFailed(message, code=model.error_code, fields=fields)
-
-
-# --- dates in query strings -----------------------------------------------------------------
-
-
-def parse_date(text: str, *, times: bool = False) -> date | datetime:
-    """`YYYY-MM-DD`, or with `times` also an ISO-8601 time (Z or an offset; naive UTC
-    returned), between EARLIEST and LATEST. ValueError otherwise."""
-    text = text.strip()
-    if len(text) == 10:
-        value: date | datetime = date.fromisoformat(text)
-        day = value
-    elif times and len(text) > 10:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        day = value.date()
-    else:
-        raise ValueError(text)
-    if not EARLIEST <= day <= LATEST:
-        raise ValueError(text)
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value
 
 
 def _day(value: Any) -> Any:

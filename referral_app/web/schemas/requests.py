@@ -1,8 +1,7 @@
 """What the JSON API takes: one model per request body or query string (API.md).
 
 Limits the domain already keeps are imported, never restated, so the check and the
-OpenAPI document follow when a limit changes.
-"""
+OpenAPI document follow when a limit changes."""
 
 from __future__ import annotations
 
@@ -13,13 +12,12 @@ from pydantic import BeforeValidator, Field, StrictBool, StringConstraints, With
 
 from ...accounts import company
 from ...participants import addresses, signup
-from ...reporting import admin_customers, backtest, dashboard, fraud_log, paging, participant_list
+from ...reporting import admin_customers, fraud_log
 from ...rewards import milestones
 from ...tracking import owners
-from ...webhooks import deliveries
 from ...webhooks.endpoints import EVENTS
 from ...webhooks.urls import MAX_URL_LENGTH
-from .base import Day, Moment, RequestModel
+from .base import RequestModel
 
 # The company form's limits as the service keeps them: name → maximum length.
 COMPANY_LIMITS = {name: limit for name, _required, limit in company.TEXT_FIELDS}
@@ -73,9 +71,6 @@ Page = Annotated[
     _lenient({"type": "string", "description": "The page's URL (reduced to scheme://host/path)."}),
 ]
 WebhookEvent = Literal[EVENTS]
-
-
-# --- public API -----------------------------------------------------------------------------
 
 
 def _ref_message(ctx: dict[str, Any]) -> str:
@@ -136,9 +131,6 @@ class ConfirmToken(RequestModel):
 
     codes: ClassVar = {"token": "invalid_token"}
     messages: ClassVar = {"token": lambda ctx: _("This link is not valid (any more).")}
-
-
-# --- customer API ---------------------------------------------------------------------------
 
 
 class Toggle(RequestModel):
@@ -235,9 +227,6 @@ class WebhookChange(RequestModel):
     messages: ClassVar = {**WebhookInput.messages, "enabled": lambda ctx: _("Send true or false.")}
 
 
-# --- admin API ------------------------------------------------------------------------------
-
-
 class ProgramAction(RequestModel):
     customer_id: Annotated[int, Field(ge=1), BeforeValidator(_no_bool)]
     action: Literal[admin_customers.PROGRAM_ACTIONS]
@@ -252,120 +241,3 @@ class FraudReview(RequestModel):
         BeforeValidator(_as_list),
         Field(max_length=fraud_log.MAX_REVIEW_IDS),
     ]
-
-
-# --- query strings --------------------------------------------------------------------------
-
-Cursor = Annotated[str | None, Field(description="The `next_cursor` of the previous page.")]
-
-
-def _limit(default: int, maximum: int) -> Any:
-    return Field(default, ge=1, le=maximum)
-
-
-class ParticipantQuery(RequestModel):
-    status: Literal[participant_list.PARTICIPANT_STATUSES] | None = None
-    q: str | None = Field(None, description="An e-mail address or a referral code.")
-    cursor: Cursor = None
-    limit: int = _limit(paging.PAGE_SIZE, paging.MAX_PAGE_SIZE)
-
-
-class ConversionQuery(RequestModel):
-    since: Moment | None = None
-    cursor: Cursor = None
-    limit: int = _limit(100, paging.MAX_PAGE_SIZE)
-
-    error_code: ClassVar = "invalid_date"
-    summary: ClassVar = lambda ctx: _(  # noqa: E731
-        "Use a date like 2025-01-31 or a time like 2025-01-31T12:00:00Z."
-    )
-    messages: ClassVar = {"since": lambda ctx: _("not a date")}
-
-
-class DailyStatsQuery(RequestModel):
-    first: Day | None = Field(None, alias="from")
-    last: Day | None = Field(
-        None,
-        alias="to",
-        description=f"YYYY-MM-DD; at most {dashboard.MAX_RANGE_DAYS} days after `from`.",
-    )
-
-    error_code: ClassVar = "invalid_date"
-    summary: ClassVar = lambda ctx: _("Use dates like 2025-01-31.")  # noqa: E731
-    messages: ClassVar = {
-        "from": lambda ctx: _("Use a date like 2025-01-31."),
-        "to": lambda ctx: _("Use a date like 2025-01-31."),
-    }
-
-
-class DeliveryQuery(RequestModel):
-    cursor: Cursor = None
-    limit: int = _limit(deliveries.PAGE_SIZE, deliveries.MAX_PAGE_SIZE)
-
-
-PageNumber = Annotated[int | None, Field(ge=1, description="Page number, from 1.")]
-Bom = Annotated[Literal["0", "1"] | None, Field(description="UTF-8 BOM (Excel); default 1.")]
-
-
-class FraudLogFilter(RequestModel):
-    customer_id: Annotated[int | None, Field(ge=1)] = None
-    type: str | None = Field(None, description="A fraud type, e.g. fast_conversion.")
-    since: Moment | None = None
-    until: Moment | None = None
-    reviewed: Literal["open", "reviewed"] | None = None
-
-    messages: ClassVar = {
-        "since": lambda ctx: _("Use a date like 2025-01-31."),
-        "until": lambda ctx: _("Use a date like 2025-01-31."),
-    }
-
-
-class FraudLogQuery(FraudLogFilter):
-    page: PageNumber = None
-
-
-class FraudExportQuery(FraudLogFilter):
-    bom: Bom = None
-
-
-class StatsExportQuery(RequestModel):
-    bom: Bom = None
-
-
-class CustomerDetailsQuery(RequestModel):
-    customer_id: Annotated[int, Field(ge=1)]
-
-
-class CustomerListQuery(RequestModel):
-    q: str | None = Field(None, description="Company name, program code or a participant's code.")
-    sort: Literal[admin_customers.SORTS] | None = None
-    page: PageNumber = None
-
-
-class BacktestParams(RequestModel):
-    rule: Literal[tuple(backtest.RULES)]
-    threshold: float | None = None
-    days: Annotated[int | None, Field(ge=1, le=backtest.MAX_BACKTEST_DAYS)] = None
-
-
-class AuditQueryParams(RequestModel):
-    action: str | None = Field(None, description="e.g. program.suspend")
-    user_id: Annotated[int | None, Field(ge=1)] = None
-    target_type: str | None = None
-    target_id: Annotated[int | None, Field(ge=1)] = None
-    page: PageNumber = None
-
-
-class RefQuery(RequestModel):
-    ref: str | None = Field(None, description="A referral code.")
-
-
-class PixelQuery(RefQuery):
-    e: Literal["click", "conversion"] | None = Field(
-        None, description="`click` (the default) or `conversion`; anything else: nothing."
-    )
-    click_id: str | None = Field(None, description="The click the conversion follows.")
-
-
-class TokenQuery(RequestModel):
-    token: str | None = None

@@ -35,9 +35,6 @@ class Error(BaseModel):
     fields: dict[str, str] = Field(None, description="Per field messages (validation errors only).")
 
 
-# --- shared shapes --------------------------------------------------------------------------
-
-
 class Stats(BaseModel):
     """The S object of API.md."""
 
@@ -199,9 +196,6 @@ class WebhookPayload(BaseModel):
     data: Details
 
 
-# --- public API ------------------------------------------------------------------------------
-
-
 class TrackClickAnswer(Answer):
     status: TrackStatus
     click_id: int | None
@@ -229,9 +223,6 @@ class Confirmed(Answer):
     status: Literal["confirmed", "already_confirmed"]
     ref_code: str
     referral_link: str
-
-
-# --- customer API ----------------------------------------------------------------------------
 
 
 class StatsAnswer(Answer):
@@ -292,9 +283,6 @@ class DailyStatsAnswer(Answer):
     days: list[DailyRow]
 
 
-# --- webhooks --------------------------------------------------------------------------------
-
-
 class WebhookList(Answer):
     items: list[WebhookEndpoint]
 
@@ -325,98 +313,3 @@ class DeliveryPage(Answer):
 class DeliveryDetail(Answer):
     delivery: WebhookDelivery
     attempts: list[WebhookAttempt]
-
-
-# --- admin API -------------------------------------------------------------------------------
-
-
-class TopPerformer(BaseModel):
-    customer_id: int
-    company_name: str
-    conversions: Count
-    conversion_rate: Percent
-
-
-class FraudSummary(BaseModel):
-    suspicious_conversions: Count
-    suspicious_rate: Percent
-    rate_limit_blocks: Count
-    duplicate_ips: Count
-
-
-class Overview(Answer):
-    programs_active: Count
-    customers: Count = None
-    suspended: Count = None
-    clicks: Count
-    unique_clicks: Count = None
-    conversions: Count
-    leads: Count
-    confirmed_leads: Count = None
-    avg_conversion_rate: Percent
-    top_performers: list[TopPerformer]
-    fraud: FraudSummary
-
-
-class CustomerDetails(Answer):
-    customer: AdminCustomer
-    totals: Stats
-    last_30_days: Stats
-    trend_7d: Trend = None
-    fraud_share: Percent = None
-    daily: list[DailyRow]
-    participants: Count
-    participants_by_status: dict[str, int] = None
-    recent_fraud: list[FraudEntry]
-
-
-class Paged(Answer):
-    page: Annotated[int, Field(ge=1)]
-    next_page: int | None
-
-
-class FraudLogPage(Paged):
-    items: list[FraudEntry]
-
-
-class CustomerPage(Paged):
-    items: list[AdminCustomer]
-    pages: Count
-    total: Count
-
-
-class CustomerAnswer(Answer):
-    customer: AdminCustomer
-
-
-class Reviewed(Answer):
-    reviewed: Count
-
-
-class Backtest(Answer):
-    rule: str
-    threshold: float
-    current_threshold: float
-    days: int = None
-    since: datetime | None = None
-    events: Count = None
-    candidate: Details
-    current: Details
-    difference: int = None
-    logged: Count = None
-    by_customer: list[Details] = None
-
-
-class AuditEntry(BaseModel):
-    id: int
-    action: str
-    user_id: int | None
-    user_email: str | None
-    target_type: str | None
-    target_id: int | None
-    details: Details
-    created_at: datetime | None
-
-
-class AuditPage(Paged):
-    items: list[AuditEntry]
