@@ -1,6 +1,14 @@
 """All models, importable from one place (and seen by Alembic's autogenerate)."""
 
-from .account import ROLE_ADMIN, ROLE_CUSTOMER, ApiKey, AuditEntry, Customer, User
+from .account import (
+    ROLE_ADMIN,
+    ROLE_CUSTOMER,
+    ApiKey,
+    AuditEntry,
+    Customer,
+    CustomerFile,
+    User,
+)
 from .base import utcnow
 from .delivery import OutgoingMail, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .participant import CONFIRMED as CONFIRMED_STATUS
@@ -48,6 +56,7 @@ __all__ = [
     "ConsentText",
     "Conversion",
     "Customer",
+    "CustomerFile",
     "CustomerStats",
     "DailyStats",
     "FraudLogEntry",

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -27,6 +38,18 @@ class Customer(db.Model):
     sender_name: Mapped[str | None] = mapped_column(String(200))
     imprint: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(5), default="de")
+    # Art. 13 DSGVO: where the customer's privacy notice is (shown wherever data is taken).
+    privacy_url: Mapped[str | None] = mapped_column(String(500))
+    # Host names whose pages may count conversions; empty: no check.
+    allowed_domains: Mapped[list[str] | None] = mapped_column(JSON)
+    accent_color: Mapped[str | None] = mapped_column(String(7))  # "#0b5cad"
+    time_zone: Mapped[str] = mapped_column(
+        String(64), default="Europe/Berlin", server_default="Europe/Berlin"
+    )
+    # The freebie the hosted pages give away: a file (CustomerFile kind "freebie") or a URL.
+    freebie_title: Mapped[str | None] = mapped_column(String(200))
+    freebie_description: Mapped[str | None] = mapped_column(Text)
+    freebie_url: Mapped[str | None] = mapped_column(String(500))
     ref_code: Mapped[str] = mapped_column(String(32), unique=True)
     referral_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -40,6 +63,24 @@ class Customer(db.Model):
     def program_active(self) -> bool:
         """Visitors may be tracked and sign up only while this is true."""
         return self.referral_enabled and self.suspended_at is None
+
+
+class CustomerFile(db.Model):
+    """A file the customer uploads, served by the app itself (no third party): the logo,
+    the freebie. One per kind and customer."""
+
+    __tablename__ = "customer_files"
+    __table_args__ = (UniqueConstraint("customer_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "logo" | "freebie"
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary().with_variant(mysql.LONGBLOB(), "mysql"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class User(UserMixin, db.Model):
