@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .config import ROOT, Config, config_from_env
+from .config import ROOT, Config, check_secrets, config_from_env
 
 
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
@@ -37,11 +37,8 @@ def load_config(app: Flask, config: type[Config] | dict[str, Any] | None) -> Non
         app.config.update(config)
     else:
         app.config.from_object(config or config_from_env())
-    if not app.config.get("SECRET_KEY") or not app.config.get("HASH_KEY"):
-        raise RuntimeError(
-            "SECRET_KEY and HASH_KEY must be set outside development "
-            "(see .env.example); refusing to start."
-        )
+    for warning in check_secrets(app.config):
+        logging.getLogger("referral_app").warning(warning)
     if app.config["TRUSTED_PROXY_COUNT"] > 0:
         count = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)

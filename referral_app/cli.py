@@ -18,6 +18,7 @@ from jobs import worker as job_worker
 
 from . import demo
 from .accounts import users as accounts
+from .core import key_rotation
 from .core.errors import DomainError
 from .tracking import recount
 
@@ -94,6 +95,19 @@ def register(app: Flask) -> None:
         summary = recount.rebuild(check=check)
         emit(summary)
         if check and summary["differences"]:
+            sys.exit(1)
+
+    keys_group = AppGroup("keys", help="Key rotation (docs/deployment.md).")
+    app.cli.add_command(keys_group)
+
+    @keys_group.command("reencrypt")
+    def keys_reencrypt() -> None:
+        """Write every encrypted value again under the newest of DATA_KEYS (exit 1 when some
+        value no key decrypts: it is left as it was)."""
+
+        summary = key_rotation.reencrypt_all()
+        emit(summary)
+        if not summary["ok"]:
             sys.exit(1)
 
     jobs_group = AppGroup("jobs", help="The scheduled jobs: run them now.")

@@ -6,7 +6,9 @@ Every key of the outside contract (API.md "Configuration") is read here and only
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
 
@@ -28,9 +30,21 @@ def _int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _keys(plural: str, singular: str) -> list[str]:
+    """A key list for rotation, newest first (`DATA_KEYS=new,old`); the one-key form too."""
+    raw = os.environ.get(plural) or os.environ.get(singular) or ""
+    return [key.strip() for key in raw.split(",") if key.strip()]
+
+
 def _delays(name: str, default: str) -> list[int]:
     raw = os.environ.get(name) or default
     return [int(part) for part in raw.split(",") if part.strip()]
+
+
+# The development defaults are public (they are in this file): production refuses them.
+DEV_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105
+DEV_HASH_KEY = "dev-hash-key-change-me"
+MIN_KEY_LENGTH = 32
 
 
 class Config:
@@ -42,7 +56,10 @@ class Config:
 
     SECRET_KEY = os.environ.get("SECRET_KEY")
     HASH_KEY = os.environ.get("HASH_KEY")
-    DATA_KEY = os.environ.get("DATA_KEY")
+    HASH_KEYS = [HASH_KEY] if HASH_KEY else []
+    # Rotation: the first key encrypts, every key still decrypts (docs/deployment.md).
+    DATA_KEYS = _keys("DATA_KEYS", "DATA_KEY")
+    DATA_KEY = DATA_KEYS[0] if DATA_KEYS else None
 
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or (
         f"sqlite:///{INSTANCE_DIR / 'referral.sqlite3'}"
@@ -141,8 +158,9 @@ class DevelopmentConfig(Config):
 
     ENV_NAME = "development"
     DEBUG = False
-    SECRET_KEY = Config.SECRET_KEY or "dev-secret-key-change-me"
-    HASH_KEY = Config.HASH_KEY or "dev-hash-key-change-me"
+    SECRET_KEY = Config.SECRET_KEY or DEV_SECRET_KEY
+    HASH_KEY = Config.HASH_KEY or DEV_HASH_KEY
+    HASH_KEYS = Config.HASH_KEYS or [DEV_HASH_KEY]
     MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", True)
 
 
@@ -153,7 +171,9 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
     HASH_KEY = "test-hash-key"
+    HASH_KEYS: list[str] = []
     DATA_KEY = None
+    DATA_KEYS: list[str] = []
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     DATABASE_REPLICA_URL = None
     SQLALCHEMY_BINDS: dict[str, str] = {}
@@ -178,5 +198,50 @@ CONFIGS = {
 
 
 def config_from_env() -> type[Config]:
-    """`APP_ENV` picks the class; no value means development, so a newcomer needs nothing."""
-    return CONFIGS.get(os.environ.get("APP_ENV", "development"), DevelopmentConfig)
+    """`APP_ENV` picks the class; no value means development, so a newcomer needs nothing.
+    Any other value refuses to start (`prod` must not quietly run with development keys)."""
+    name = os.environ.get("APP_ENV") or "development"
+    if name not in CONFIGS:
+        raise RuntimeError(
+            f"APP_ENV={name!r} is not known: use production, development or testing. "
+            "Refusing to start."
+        )
+    return CONFIGS[name]
+
+
+def check_secrets(config: Mapping[str, Any]) -> list[str]:
+    """Refuse (RuntimeError) what must never run; return warnings for what may, loudly.
+
+    Production needs SECRET_KEY, HASH_KEY(S) and DATA_KEY(S), none of them a development
+    value or shorter than MIN_KEY_LENGTH characters. Development with the public development
+    keys gets a warning on every start."""
+    env = config.get("ENV_NAME")
+    secret = config.get("SECRET_KEY") or ""
+    hash_keys = list(config.get("HASH_KEYS") or []) or [config.get("HASH_KEY") or ""]
+    data_keys = list(config.get("DATA_KEYS") or []) or [config.get("DATA_KEY") or ""]
+    if env != "production":
+        if not secret or not hash_keys[0]:
+            raise RuntimeError("SECRET_KEY and HASH_KEY must be set; refusing to start.")
+        if secret == DEV_SECRET_KEY:
+            return [
+                "DEVELOPMENT MODE with the public development keys: anyone can sign a session "
+                "for this instance. Never expose it; on a server set APP_ENV=production and "
+                "real SECRET_KEY, HASH_KEY and DATA_KEY (see .env.example)."
+            ]
+        return []
+    problems = []
+    named = (("SECRET_KEY", [secret]), ("HASH_KEY", hash_keys), ("DATA_KEY", data_keys))
+    for name, values in named:
+        for value in values:
+            if not value:
+                problems.append(f"{name} is not set")
+            elif value in (DEV_SECRET_KEY, DEV_HASH_KEY) or "change-me" in value:
+                problems.append(f"{name} is a development value")
+            elif len(value) < MIN_KEY_LENGTH:
+                problems.append(f"{name} is shorter than {MIN_KEY_LENGTH} characters")
+    if problems:
+        raise RuntimeError(
+            "Production needs its own SECRET_KEY, HASH_KEY and DATA_KEY of at least "
+            f"{MIN_KEY_LENGTH} characters each: " + "; ".join(problems) + ". Refusing to start."
+        )
+    return []

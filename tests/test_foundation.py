@@ -427,19 +427,87 @@ def test_cli_runs_as_an_operator_would(tmp_path):
     assert _last_json(result.stdout)["ok"] is True
 
 
-def test_production_refuses_to_start_without_secrets(tmp_path):
-    env = {
-        "APP_ENV": "production",
-        "PATH": "/usr/bin:/bin",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/p.sqlite3",
-        "SECRET_KEY": "",
-        "HASH_KEY": "",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True
+GOOD_KEY = "k" * 40
+
+
+def start(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    """`import wsgi` as a server would, with exactly this environment (no .env: a temp cwd)."""
+    full = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env}
+    full.setdefault("DATABASE_URL", f"sqlite:///{tmp_path}/p.sqlite3")
+    return subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=tmp_path,
+        env=full,
+        capture_output=True,
+        text=True,
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"SECRET_KEY": "", "HASH_KEY": ""}, "SECRET_KEY is not set"),
+        ({"SECRET_KEY": GOOD_KEY, "HASH_KEY": GOOD_KEY}, "DATA_KEY is not set"),
+        (
+            {"SECRET_KEY": "dev-secret-key-change-me", "HASH_KEY": GOOD_KEY, "DATA_KEY": GOOD_KEY},
+            "SECRET_KEY is a development value",
+        ),
+        (
+            {"SECRET_KEY": "kurz", "HASH_KEY": GOOD_KEY, "DATA_KEY": GOOD_KEY},
+            "SECRET_KEY is shorter than 32 characters",
+        ),
+        (
+            {"SECRET_KEY": GOOD_KEY, "HASH_KEY": GOOD_KEY, "DATA_KEYS": f"{GOOD_KEY},old"},
+            "DATA_KEY is shorter than 32 characters",
+        ),
+    ],
+)
+def test_production_refuses_to_start_without_its_own_keys(tmp_path, env, says):
+    result = start(tmp_path, APP_ENV="production", **env)
     assert result.returncode != 0
-    assert "SECRET_KEY and HASH_KEY" in result.stderr
+    assert says in result.stderr and "Refusing to start" in result.stderr
+
+
+def test_production_starts_with_its_own_keys(tmp_path):
+    keys = {"SECRET_KEY": GOOD_KEY, "HASH_KEY": "h" * 40, "DATA_KEY": "d" * 40}
+    result = start(tmp_path, APP_ENV="production", **keys)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["prod", "Production", "staging", "dev"])
+def test_an_unknown_app_env_refuses_to_start(tmp_path, name):
+    result = start(tmp_path, APP_ENV=name, SECRET_KEY=GOOD_KEY, HASH_KEY=GOOD_KEY)
+    assert result.returncode != 0
+    assert f"APP_ENV={name!r} is not known" in result.stderr
+
+
+def test_development_with_the_public_keys_warns_loudly(tmp_path):
+    result = start(tmp_path)  # no APP_ENV: development, the defaults of `make run`
+    assert result.returncode == 0, result.stderr
+    assert "DEVELOPMENT MODE with the public development keys" in result.stderr
+
+
+def test_a_session_signed_with_the_dev_key_opens_nothing_in_production(tmp_path):
+    """The attack: APP_ENV=prod ran with the dev key, so a forged cookie opened /admin/."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    from referral_app import create_app as make
+
+    forged_app = make({"SECRET_KEY": "dev-secret-key-change-me", "ENV_NAME": "testing"})
+    serializer = SecureCookieSessionInterface().get_signing_serializer(forged_app)
+    cookie = serializer.dumps({"_user_id": "1", "_fresh": True})
+    keys = {"SECRET_KEY": GOOD_KEY, "HASH_KEY": "h" * 40, "DATA_KEY": "d" * 40}
+    code = (
+        "import wsgi; c = wsgi.app.test_client(); "
+        f"c.set_cookie('session', {cookie!r}); print(c.get('/admin/').status_code)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "APP_ENV": "production", **keys}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/p.sqlite3"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] in {"302", "401", "403"}
 
 
 # --- i18n -----------------------------------------------------------------------------------

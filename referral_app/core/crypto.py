@@ -2,7 +2,8 @@
 
 - Visitor and e-mail hashes are HMAC-SHA256 keyed with HASH_KEY (never stored in the DB), so a
   copy of the database alone cannot reverse them by trying all 2^32 IPv4 addresses.
-- E-mail addresses and names are encrypted with Fernet (AES-128-CBC + HMAC) under DATA_KEY.
+- E-mail addresses and names are encrypted with Fernet (AES-128-CBC + HMAC) under the newest
+  of DATA_KEYS; older keys still decrypt, and `flask keys reencrypt` moves rows to the newest.
 - Tokens (confirmation, hub, API keys) are random; only their SHA-256 is stored.
 """
 
@@ -13,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 
 
@@ -24,16 +25,29 @@ def keyed_hash(*parts: str, key: str | None = None) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def _fernet() -> Fernet:
-    raw = current_app.config.get("DATA_KEY") or ""
-    if raw:
-        try:
-            return Fernet(raw.encode())
-        except ValueError:
-            pass  # not a Fernet key: derive one from whatever string was given
-    seed = raw or "data-key:" + current_app.config["SECRET_KEY"]
-    digest = hashlib.sha256(seed.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
+def _one_fernet(raw: str) -> Fernet:
+    try:
+        return Fernet(raw.encode())
+    except ValueError:  # not a Fernet key: derive one from whatever string was given
+        return Fernet(base64.urlsafe_b64encode(hashlib.sha256(raw.encode()).digest()))
+
+
+def data_keys() -> list[str]:
+    """DATA_KEYS (newest first), else DATA_KEY, else one derived from SECRET_KEY (a first look
+    only; production refuses to start without a DATA_KEY)."""
+    config = current_app.config
+    keys = list(config.get("DATA_KEYS") or []) or [config.get("DATA_KEY") or ""]
+    return [key or "data-key:" + config["SECRET_KEY"] for key in keys]
+
+
+def _fernet() -> MultiFernet:
+    """Encrypts with the newest key, decrypts with any (cached per app and key list)."""
+    keys = tuple(data_keys())
+    cache = current_app.extensions.setdefault("fernet", {})
+    if keys not in cache:
+        cache.clear()
+        cache[keys] = MultiFernet([_one_fernet(key) for key in keys])
+    return cache[keys]
 
 
 def encrypt(text: str) -> bytes:
@@ -47,6 +61,11 @@ def decrypt(token: bytes | None) -> str | None:
         return _fernet().decrypt(bytes(token)).decode("utf-8")
     except InvalidToken:
         return None
+
+
+def reencrypt(token: bytes) -> bytes:
+    """The same text under the newest key (MultiFernet.rotate); InvalidToken if no key fits."""
+    return _fernet().rotate(bytes(token))
 
 
 def new_token(nbytes: int = 24) -> str:

@@ -289,10 +289,16 @@ def attempt_delivery(delivery_id: int) -> str | None:
         return FAILED
 
     url, payload = endpoint.url, delivery.payload
+    secrets_ = signing_secrets(endpoint, now)
+    if not secrets_:
+        # The secret does not decrypt (DATA_KEY changed without the old one in DATA_KEYS):
+        # an unsigned message would teach receivers to accept anything. Fail, loudly.
+        log.error("webhook endpoint %s: signing secret unreadable, not sent", endpoint.id)
+        return _record(delivery, endpoint, SendResult(None, "signing secret unreadable", 0))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        **signature_headers(delivery.msg_id, payload, signing_secrets(endpoint, now)),
+        **signature_headers(delivery.msg_id, payload, secrets_),
     }
     db.session.commit()  # no transaction stays open while the receiver takes its time
     timeout = min(float(current_app.config.get("WEBHOOK_TIMEOUT", 10)), MAX_TIMEOUT_SECONDS)
