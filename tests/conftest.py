@@ -107,18 +107,15 @@ def pytest_sessionfinish(session) -> None:  # type: ignore[no-untyped-def]
         server.dispose()
 
 
-def runs_on_both_backends(item_or_metafunc) -> bool:  # type: ignore[no-untyped-def]
-    definition = getattr(item_or_metafunc, "definition", item_or_metafunc)
-    return (
-        definition.get_closest_marker("both_backends") is not None
-        or "backend_name" in item_or_metafunc.fixturenames
-    )
-
-
 def pytest_generate_tests(metafunc) -> None:  # type: ignore[no-untyped-def]
-    """`backend` is parametrised here, per test: SQLite, and MariaDB too for engine tests."""
+    """`backend` is parametrised here, per test: SQLite, and MariaDB too for engine tests
+    (marked both_backends, or asking for backend_name)."""
     if "backend" in metafunc.fixturenames:
-        params = BACKENDS if runs_on_both_backends(metafunc) else BACKENDS[:1]
+        both = (
+            metafunc.definition.get_closest_marker("both_backends") is not None
+            or "backend_name" in metafunc.fixturenames
+        )
+        params = BACKENDS if both else BACKENDS[:1]
         metafunc.parametrize("backend", params, indirect=True, scope="session")
 
 
