@@ -199,6 +199,12 @@ def make_app(migrated) -> Iterator:
             _empty_all_tables()
             _flush_redis(cleaner)
             db.engine.dispose()
+        # The process keeps each salt it read (keyed by database and period); the rows are
+        # gone now, so must be the copies: else a later test on this worker that travels to
+        # the same day gets a salt without a row (test order under xdist differs from -n0).
+        from referral_app.services.visitor import forget_cached_salts
+
+        forget_cached_salts()
         for app in made:
             with app.app_context():
                 db.session.remove()
