@@ -46,6 +46,10 @@ fmt: dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# PYTEST_ARGS: pytest's arguments; by default one pytest-xdist worker per core. Without
+# TEST_DATABASE_URL the MariaDB + Redis runs are skipped (SQLite only); .ci/run sets both.
+PYTEST_ARGS ?= -n auto
+
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -148,6 +148,10 @@ class Config:
 
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
 
+    # werkzeug's generate_password_hash method, read at each hashing; None: werkzeug's
+    # default (scrypt, ~0.1 s a hash by design). Only the test config makes it cheap.
+    PASSWORD_HASH_METHOD: str | None = None
+
     # Jobs run in-process unless REDIS_URL is set (DESIGN.md "Jobs").
     JOBS_INLINE = REDIS_URL is None
     RQ_QUEUE = os.environ.get("RQ_QUEUE", "referral")
@@ -188,6 +192,9 @@ class TestConfig(Config):
     MAIL_SERVER = "127.0.0.1"
     WTF_CSRF_ENABLED = True
     SERVER_NAME = None
+    # Test logins only: a cheap hash (scrypt costs ~0.1 s per create/login/failed login,
+    # minutes over the suite). Never outside tests.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 - a method name
 
 
 CONFIGS = {

@@ -1,10 +1,19 @@
-"""Fixtures: every test runs on SQLite, and again on MariaDB + Redis when TEST_DATABASE_URL
-and TEST_REDIS_URL are set (the same tests, parametrised; not a second suite).
+"""Fixtures: every test runs on SQLite; the tests of engine behaviour run again on MariaDB +
+Redis when TEST_DATABASE_URL and TEST_REDIS_URL are set (the same tests, parametrised; not a
+second suite).
 
-- `backend`: "sqlite" or "mariadb"; the schema is made by the real migrations once per run.
+- Which tests run on both: those of a module (or test) marked `both_backends`, and every test
+  that asks for `backend_name` (it behaves by engine). The others: SQLite once.
+- `backend`: "sqlite" or "mariadb"; the schema is made by the real migrations once per run
+  (per xdist worker).
 - `app`: an app on that backend; tables are emptied (and the test Redis db flushed) after
   every test. `make_app(**overrides)` builds another app on the same database.
 - `client`, `runner`, `auth` as in flaskr's tests.
+- Under pytest-xdist each worker gets a database of its own (`<TEST_DATABASE_URL's db>_gw<n>`,
+  made here and dropped at the end) and the Redis db TEST_REDIS_URL's number + n; the db
+  number + worker count is left to the benchmark smoke test (TEST_BENCH_REDIS_URL), so
+  TEST_REDIS_URL's number + workers must be at most 15. The environment is rewritten
+  before any test module reads it.
 """
 
 from __future__ import annotations
@@ -17,10 +26,57 @@ import pytest
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from referral_app import create_app
 from referral_app.config import TestConfig
 from referral_app.extensions import db
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... under xdist, else None
+WORKER_COUNT = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+
+
+def _worker_database_url(url: str, worker: str) -> str:
+    """A database of this worker's own on the same server, made empty now."""
+    from sqlalchemy import create_engine
+
+    parsed = make_url(url)
+    own = parsed.set(database=f"{parsed.database}_{worker}")
+    server = create_engine(parsed)
+    with server.begin() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{own.database}`")
+        connection.exec_driver_sql(
+            f"CREATE DATABASE `{own.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+    server.dispose()
+    return own.render_as_string(hide_password=False)
+
+
+def _redis_db_url(url: str, offset: int) -> str:
+    """The same Redis server, db number + `offset` (there are 16: 0-15)."""
+    from redis.connection import parse_url
+
+    number = int(parse_url(url).get("db", 0)) + offset
+    if number > 15:
+        raise pytest.UsageError(
+            f"TEST_REDIS_URL {url}: {WORKER_COUNT} workers need Redis dbs up to {number}; "
+            "choose a lower db number or fewer workers"
+        )
+    base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url.rstrip("/")
+    return f"{base}/{number}"
+
+
+_WORKER_DATABASE: str | None = None
+if WORKER and os.environ.get("REFERRAL_TEST_WORKER_ENV") != WORKER:
+    # Once per worker process, before a test module reads the environment.
+    os.environ["REFERRAL_TEST_WORKER_ENV"] = WORKER
+    _index = int(WORKER.removeprefix("gw"))
+    if _redis := os.environ.get("TEST_REDIS_URL"):
+        # The benchmark run flushes its Redis db: one past every worker's.
+        os.environ.setdefault("TEST_BENCH_REDIS_URL", _redis_db_url(_redis, WORKER_COUNT))
+        os.environ["TEST_REDIS_URL"] = _redis_db_url(_redis, _index)
+    if (_url := os.environ.get("TEST_DATABASE_URL")) and _url.startswith("mysql"):
+        _WORKER_DATABASE = os.environ["TEST_DATABASE_URL"] = _worker_database_url(_url, WORKER)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -37,6 +93,30 @@ BACKENDS = [
 ]
 
 _migrated: dict[str, str] = {}
+
+
+def pytest_sessionfinish(session) -> None:  # type: ignore[no-untyped-def]
+    """Drop this worker's own database."""
+    if _WORKER_DATABASE:
+        from sqlalchemy import create_engine
+
+        parsed = make_url(_WORKER_DATABASE)
+        server = create_engine(parsed.set(database=None))
+        with server.begin() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{parsed.database}`")
+        server.dispose()
+
+
+def pytest_generate_tests(metafunc) -> None:  # type: ignore[no-untyped-def]
+    """`backend` is parametrised here, per test: SQLite, and MariaDB too for engine tests
+    (marked both_backends, or asking for backend_name)."""
+    if "backend" in metafunc.fixturenames:
+        both = (
+            metafunc.definition.get_closest_marker("both_backends") is not None
+            or "backend_name" in metafunc.fixturenames
+        )
+        params = BACKENDS if both else BACKENDS[:1]
+        metafunc.parametrize("backend", params, indirect=True, scope="session")
 
 
 def _database_url(backend: str, tmp_root: Path) -> str:
@@ -78,7 +158,7 @@ def _flush_redis(app: Flask) -> None:
         get_redis().flushdb()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session")
 def backend(request, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp(request.param)
     yield request.param, root
@@ -119,6 +199,12 @@ def make_app(migrated) -> Iterator:
             _empty_all_tables()
             _flush_redis(cleaner)
             db.engine.dispose()
+        # The process keeps each salt it read (keyed by database and period); the rows are
+        # gone now, so must be the copies: else a later test on this worker that travels to
+        # the same day gets a salt without a row (test order under xdist differs from -n0).
+        from referral_app.services.visitor import forget_cached_salts
+
+        forget_cached_salts()
         for app in made:
             with app.app_context():
                 db.session.remove()

@@ -3,6 +3,13 @@ port, in a thread) and Debian's Chromium driven by Playwright. Skips cleanly whe
 or Chromium is missing. Screenshots go to test-artifacts/ (gitignored, kept by CI).
 
 Use: `from .support_browser import browser_page, live_url, screenshot  # noqa: F401`
+
+Waiting: never a fixed sleep. Playwright's `expect(...)` and `wait_for_*` wait for what the
+test is about; `wait_htmx_ready(page)` waits for the page itself to be ready for the next
+action (htmx loaded, no request in flight, the last swap settled). The body is boosted
+(hx-boost), so a navigation is an htmx swap: the URL changes and the new elements are in the
+DOM before htmx has processed them (that happens on settle, 20 ms later or much more on a
+busy machine); typing into an `hx-trigger` input before then is lost.
 """
 
 from __future__ import annotations
@@ -75,6 +82,20 @@ def browser_page(chromium_browser):  # type: ignore[no-untyped-def]
         yield page
     finally:
         context.close()
+
+
+# htmx marks what it is busy with: `htmx-request` on the element (or its indicator) while a
+# request is in flight, `htmx-swapping` on the target until the swap, `htmx-settling` on it
+# and `htmx-added` on each new element until the settle, which is when htmx has processed
+# them (their hx-* attributes are live).
+HTMX_IDLE = """() => document.readyState === "complete"
+    && !!window.htmx
+    && !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")"""
+
+
+def wait_htmx_ready(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until htmx is loaded and idle: no request in flight, the last swap settled."""
+    page.wait_for_function(HTMX_IDLE)
 
 
 def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]

@@ -12,6 +12,8 @@ from referral_app.models import STATUS_BLOCKED, STATUS_DUPLICATE, utcnow
 from .conftest import api_key_for, sql
 from .support_admin import admin_client, world  # noqa: F401
 
+pytestmark = pytest.mark.both_backends  # aggregates by day and the fraud log's date filters
+
 
 @pytest.fixture
 def programs(world):  # noqa: F811

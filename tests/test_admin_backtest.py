@@ -12,6 +12,8 @@ from referral_app.models import STATUS_BLOCKED, STATUS_DUPLICATE, utcnow
 from .conftest import sql
 from .support_admin import admin_client, world  # noqa: F401
 
+pytestmark = pytest.mark.both_backends  # backtest SQL checked against a direct count
+
 FAST_SQL = """
     SELECT COUNT(*) FROM referral_conversions
     WHERE status = 'tracked' AND seconds_since_click < :t AND created_at >= :since

@@ -12,6 +12,7 @@ import pytest
 from referral_app.models import STATUS_DUPLICATE
 
 from .support_admin import live_server, run_in_chromium, world  # noqa: F401
+from .support_browser import wait_htmx_ready
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -69,15 +70,18 @@ def test_admin_drills_down_filters_the_fraud_log_and_exports(
         page.fill("#password", admin["password"])
         page.click("main form button[type=submit]")
         page.wait_for_url(f"{live_server}/admin/")
+        wait_htmx_ready(page)
         sync_api.expect(page.locator("#overview-totals")).to_contain_text("45")
         sync_api.expect(page.locator(".admin-chart polyline")).to_have_count(3)
         page.screenshot(path=str(ARTIFACTS / f"{shot}-overview.png"), full_page=True)
 
         page.click("nav a[href='/admin/customers']")
         page.wait_for_url(f"{live_server}/admin/customers")
+        wait_htmx_ready(page)  # else the typing may come before htmx listens
         page.fill("#customer-q", "söhne")
         row = page.locator(f"tr[data-customer-id='{shop}']")
         sync_api.expect(page.locator("tr[data-customer-id]")).to_have_count(1)
+        wait_htmx_ready(page)  # the swapped-in row's link is boosted only once settled
         row.locator("a.button").click()
         panel = page.locator("#drilldown #customer-panel")
         sync_api.expect(panel).to_be_visible()
@@ -88,10 +92,12 @@ def test_admin_drills_down_filters_the_fraud_log_and_exports(
 
         page.click("nav a[href='/admin/fraud']")
         page.wait_for_url(f"{live_server}/admin/fraud")
+        wait_htmx_ready(page)
         sync_api.expect(page.locator("tr[id^='fraud-entry-']")).to_have_count(3)
         page.select_option("#filter-type", "bot_user_agent")
         page.click("#fraud-filters button[type=submit]")
         page.wait_for_url("**type=bot_user_agent**")
+        wait_htmx_ready(page)
         entries = page.locator("tr[id^='fraud-entry-']")
         sync_api.expect(entries).to_have_count(2)
         sync_api.expect(entries.first).to_contain_text("headless")
@@ -99,6 +105,7 @@ def test_admin_drills_down_filters_the_fraud_log_and_exports(
 
         page.click("nav a[href='/admin/export']")
         page.wait_for_url(f"{live_server}/admin/export")
+        wait_htmx_ready(page)
         with page.expect_download() as info:
             page.click("#export-stats button[type=submit]")
         download = info.value

@@ -18,6 +18,8 @@ from referral_app.reporting import exports as admin_export
 from .conftest import sql
 from .support_admin import admin_client, world  # noqa: F401
 
+pytestmark = pytest.mark.both_backends  # keyset-batched streaming exports on each engine
+
 TRICKY = [
     'Kaffee, Kuchen & Co. "Süß" KG',
     "Ärzte-Team Öhringen Straße",

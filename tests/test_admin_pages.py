@@ -14,6 +14,8 @@ from .conftest import sql
 from .support_admin import admin_client, csrf_token, world  # noqa: F401
 from .test_foundation import ADMIN_PAGES
 
+pytestmark = pytest.mark.both_backends  # deletes cascade by foreign keys; raw SQL checks
+
 HX = {"HX-Request": "true"}
 
 

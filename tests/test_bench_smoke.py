@@ -19,6 +19,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.both_backends,  # MariaDB + Redis only (it needs no `backend`)
     pytest.mark.skipif(
         not (DATABASE_URL and REDIS_URL and DATABASE_URL.startswith("mysql")),
         reason="the benchmarks need MariaDB and Redis (TEST_DATABASE_URL, TEST_REDIS_URL)",
@@ -42,8 +43,12 @@ def bench_database_url():
 
 
 def _other_redis_db(redis_url: str) -> str:
-    """run.py flushes its Redis db: never the one the suite uses."""
+    """run.py flushes its Redis db: never one the suite uses (under xdist conftest.py sets
+    TEST_BENCH_REDIS_URL to a db past every worker's)."""
     from redis.connection import parse_url
+
+    if os.environ.get("TEST_BENCH_REDIS_URL"):
+        return os.environ["TEST_BENCH_REDIS_URL"]
 
     number = int(parse_url(redis_url).get("db", 0))
     base = redis_url.rsplit("/", 1)[0] if redis_url.count("/") > 2 else redis_url.rstrip("/")

@@ -9,7 +9,13 @@ import urllib.request
 
 import pytest
 
-from .support_browser import browser_page, chromium_browser, live_url, screenshot  # noqa: F401
+from .support_browser import (  # noqa: F401
+    browser_page,
+    chromium_browser,
+    live_url,
+    screenshot,
+    wait_htmx_ready,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -38,6 +44,7 @@ def test_customer_runs_the_program_live_in_a_browser(live_url, browser_page, cus
     page.fill("#password", customer["password"])
     page.click("main button[type=submit]")
     page.wait_for_selector("#stats-panel")
+    wait_htmx_ready(page)
     assert page.url == f"{live_url}/dashboard/"
     assert page.locator("html").get_attribute("lang") == "de"
     screenshot(page, "customer-01-overview")
@@ -45,13 +52,16 @@ def test_customer_runs_the_program_live_in_a_browser(live_url, browser_page, cus
     # Toggle off and on again: the badge shows what the server answered.
     page.click("#toggle-button")
     page.wait_for_selector('[data-program-state="off"]')
+    wait_htmx_ready(page)
     screenshot(page, "customer-02-program-off")
     page.click("#toggle-button")
     page.wait_for_selector('[data-program-state="on"]')
+    wait_htmx_ready(page)
 
     # Company details: the preview follows the typing before anything is saved.
     page.click('nav a[href="/dashboard/company"]')
     page.wait_for_selector("#company-form")
+    wait_htmx_ready(page)  # else the first keys may come before htmx listens
     page.fill("#imprint", "")
     page.locator("#imprint").press_sequentially("Browser-Impressum 42")
     page.wait_for_selector("#mail-preview :text('Browser-Impressum 42')")
@@ -59,14 +69,17 @@ def test_customer_runs_the_program_live_in_a_browser(live_url, browser_page, cus
     page.fill("#contact_email", "kein-at-zeichen")
     page.click("#company-form button[type=submit]")
     page.wait_for_selector("#contact_email-error")
+    wait_htmx_ready(page)
     assert page.locator("#contact_email").get_attribute("aria-invalid") == "true"
     screenshot(page, "customer-04-inline-error")
     page.fill("#contact_email", "info@mueller.example")
     page.click("#company-form button[type=submit]")
     page.wait_for_selector("#company-form .flash-success")
+    wait_htmx_ready(page)
 
     # The live panel: a click through the public API shows up without a reload.
     page.click('nav a[href="/dashboard/"]')
+    wait_htmx_ready(page)
     clicks = page.locator('#stats-panel [data-stat="clicks"]')
     assert clicks.get_attribute("data-value") == "0"
     page.evaluate("window.__noReload = true")

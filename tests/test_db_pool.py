@@ -7,9 +7,12 @@ connection given back by the garbage collector.)"""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from referral_app.extensions import db
+
+pytestmark = pytest.mark.both_backends  # the pool's reset-on-return is a driver matter
 
 ORIGINAL = "Müller & Söhne GmbH"
 

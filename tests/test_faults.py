@@ -6,6 +6,8 @@ import pytest
 
 from .support_services import kill_database_connections, private_redis  # noqa: F401
 
+pytestmark = pytest.mark.both_backends  # connection drops and Redis fallbacks
+
 
 def test_pool_recovers_after_the_database_dropped_its_connections(
     app, client, backend_name, customer, auth

@@ -50,6 +50,8 @@ from .support_participants import (
 )
 from .support_services import private_redis  # noqa: F401
 
+pytestmark = pytest.mark.both_backends  # real services killed under both engines
+
 REWARD_TEXT = "Gutscheincode BRONZE-2024"  # the Bronze milestone's delivery (setup_program)
 
 

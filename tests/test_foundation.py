@@ -17,6 +17,8 @@ from referral_app.extensions import db
 
 from .conftest import api_key_for
 
+pytestmark = pytest.mark.both_backends  # migrations with no drift, CLI and health on each engine
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

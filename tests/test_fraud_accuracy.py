@@ -15,7 +15,12 @@ import pytest
 from . import simulator
 from .support_mail import smtp_server  # noqa: F401 - used through request.getfixturevalue
 
-pytestmark = pytest.mark.slow
+# Both engines; one worker plays the simulated day once and runs every test of it.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.both_backends,
+    pytest.mark.xdist_group("fraud_accuracy"),
+]
 
 PRECISION, RECALL, PEOPLE_FLAGGED = 0.97, 0.95, 0.02
 

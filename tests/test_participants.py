@@ -38,6 +38,8 @@ from .support_participants import (
     token_from,
 )
 
+pytestmark = pytest.mark.both_backends  # participant storage: unique keys, upserts, raw SQL
+
 START = "2026-03-02 09:00:00"
 
 

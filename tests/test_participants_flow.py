@@ -3,6 +3,7 @@ mail, confirming by POST, the hub, referrals through the tracking API, the rewar
 
 from __future__ import annotations
 
+import pytest
 import time_machine
 from sqlalchemy import select, text
 
@@ -21,6 +22,8 @@ from .support_participants import (
     signup,
     token_from,
 )
+
+pytestmark = pytest.mark.both_backends  # the whole flow on the real storage
 
 
 def test_sign_up_confirm_refer_and_get_the_reward_mail_once(

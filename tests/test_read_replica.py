@@ -33,6 +33,8 @@ from tests.support_customer import (
     shown_numbers,
 )
 
+pytestmark = pytest.mark.both_backends  # a second database per engine
+
 REPLICA_COUNTERS = {"clicks": 7777, "unique_clicks": 700, "conversions": 70, "leads": 7}
 
 

@@ -36,6 +36,8 @@ from .support_tracking import (  # noqa: F401
     stats_check,
 )
 
+pytestmark = pytest.mark.both_backends  # upserts, unique keys and counters behave by engine
+
 # A fixed late morning: the 24-hour and daily rules do not straddle midnight by accident.
 T0 = datetime(2031, 3, 12, 10, 0, tzinfo=UTC)
 

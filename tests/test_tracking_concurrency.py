@@ -23,6 +23,8 @@ from .support_tracking import (
     stats_check,
 )
 
+pytestmark = pytest.mark.both_backends  # concurrent writes: locking, unique keys
+
 CLIENTS = 16
 EVENTS_PER_CLIENT = 300
 

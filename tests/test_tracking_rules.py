@@ -20,6 +20,8 @@ from .support_tracking import (
     post,
 )
 
+pytestmark = pytest.mark.both_backends  # fraud rules count with SQL that differs by engine
+
 
 @pytest.mark.parametrize(
     ("count", "limit", "over"), [(1, 1, False), (2, 1, True), (10, 10, False), (11, 10, True)]

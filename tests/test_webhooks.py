@@ -22,6 +22,8 @@ from referral_app.webhooks import endpoints, events, signing, urls
 from .conftest import api_key_for
 from .support_http import http_receiver, mail_text, second_receiver, smtp_sink  # noqa: F401
 
+pytestmark = pytest.mark.both_backends  # delivery leases and the sweep's locking
+
 DELAYS = [60, 120, 240]  # 4 attempts in all
 
 

@@ -22,7 +22,10 @@ from .support_http import http_receiver  # noqa: F401
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
-pytestmark = pytest.mark.skipif(not TEST_REDIS_URL, reason="TEST_REDIS_URL not set")
+pytestmark = [
+    pytest.mark.skipif(not TEST_REDIS_URL, reason="TEST_REDIS_URL not set"),
+    pytest.mark.both_backends,  # RQ jobs in Redis, deliveries in each engine
+]
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from sqlalchemy import inspect, select, text
 from referral_app.extensions import db
 from referral_app.models import OutgoingMail
 
+pytestmark = pytest.mark.both_backends  # a forked horse's own MariaDB connection
+
 MAIL_KINDS = ("confirmation", "already_in", "welcome", "reward")
 
 
