@@ -95,7 +95,7 @@ BACKENDS = [
 _migrated: dict[str, str] = {}
 
 
-def pytest_sessionfinish(session) -> None:  # type: ignore[no-untyped-def]
+def pytest_sessionfinish(session) -> None:
     """Drop this worker's own database."""
     if _WORKER_DATABASE:
         from sqlalchemy import create_engine
@@ -107,7 +107,7 @@ def pytest_sessionfinish(session) -> None:  # type: ignore[no-untyped-def]
         server.dispose()
 
 
-def pytest_generate_tests(metafunc) -> None:  # type: ignore[no-untyped-def]
+def pytest_generate_tests(metafunc) -> None:
     """`backend` is parametrised here, per test: SQLite, and MariaDB too for engine tests
     (marked both_backends, or asking for backend_name)."""
     if "backend" in metafunc.fixturenames:
@@ -251,13 +251,13 @@ class AuthActions:
         assert match, "no CSRF token on " + path
         return match.group(1)
 
-    def login(self, email: str, password: str):  # type: ignore[no-untyped-def]
+    def login(self, email: str, password: str):
         token = self.csrf_token("/login")
         return self._client.post(
             "/login", data={"email": email, "password": password, "csrf_token": token}
         )
 
-    def logout(self):  # type: ignore[no-untyped-def]
+    def logout(self):
         token = self.csrf_token("/login")
         return self._client.post("/logout", data={"csrf_token": token})
 
@@ -306,7 +306,7 @@ def api_key_for(app, user_id: int) -> str:
         return raw
 
 
-def sql(app, statement: str, **params):  # type: ignore[no-untyped-def]
+def sql(app, statement: str, **params):
     with app.app_context():
         return db.session.execute(text(statement), params).all()
 

@@ -413,7 +413,7 @@ class World:
 
     def code_for(self, referrer: int | None, program: int) -> str:
         if referrer is not None and self.referrers[referrer].code:
-            return self.referrers[referrer].code  # type: ignore[return-value]
+            return self.referrers[referrer].code
         return self.programs[program].ref_code
 
 
@@ -1126,7 +1126,7 @@ class Driver:
     def _headers(self, step: Step) -> dict[str, str]:
         return {"User-Agent": step.ua, "X-Forwarded-For": step.ip}
 
-    def _post(self, path: str, step: Step, body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    def _post(self, path: str, step: Step, body: dict[str, Any]):
         return self.client.post(f"/api/referral/{path}", json=body, headers=self._headers(step))
 
     def _new_log_types(self) -> list[str]:

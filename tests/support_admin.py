@@ -37,7 +37,7 @@ _serial = itertools.count(1)
 class World:
     """Builds customers, events and fraud-log entries inside an app context."""
 
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app) -> None:
         self.app = app
 
     def customer(self, company: str, enabled: bool = True, suspended: bool = False) -> int:
@@ -196,7 +196,7 @@ def admin_client(client, auth, admin):
     return client
 
 
-def csrf_token(client, path: str) -> str:  # type: ignore[no-untyped-def]
+def csrf_token(client, path: str) -> str:
     page = client.get(path, follow_redirects=True).get_data(as_text=True)
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert match, "no CSRF token on " + path

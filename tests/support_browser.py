@@ -36,7 +36,7 @@ def chromium_path() -> str | None:
 
 
 @contextmanager
-def serve(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def serve(app) -> Iterator[str]:
     """`app` served over HTTP on 127.0.0.1 (threaded, like a real server); yields its URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
@@ -57,7 +57,7 @@ def live_url(app) -> Iterator[str]:
 
 
 @pytest.fixture
-def chromium_browser():  # type: ignore[no-untyped-def]
+def chromium_browser():
     """Per test, not per session: a Playwright still running would make any other module's
     own `sync_playwright()` fail ("Sync API inside the asyncio loop")."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -73,7 +73,7 @@ def chromium_browser():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def browser_page(chromium_browser):  # type: ignore[no-untyped-def]
+def browser_page(chromium_browser):
     """A fresh browser context (no cookies) with a German phone-sized-or-larger window."""
     context = chromium_browser.new_context(locale="de-DE", viewport={"width": 1200, "height": 900})
     context.set_default_timeout(15_000)
@@ -93,12 +93,12 @@ HTMX_IDLE = """() => document.readyState === "complete"
     && !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added")"""
 
 
-def wait_htmx_ready(page) -> None:  # type: ignore[no-untyped-def]
+def wait_htmx_ready(page) -> None:
     """Wait until htmx is loaded and idle: no request in flight, the last swap settled."""
     page.wait_for_function(HTMX_IDLE)
 
 
-def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+def screenshot(page, name: str) -> Path:
     """Keep what the browser showed, as a test artifact."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

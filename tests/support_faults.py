@@ -52,7 +52,7 @@ def kill_redis(server: PrivateRedis) -> None:
 
 class _HoldingHandler(_Handler):
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook
-        holder: HoldingSmtpServer = self.server  # type: ignore[assignment]
+        holder: HoldingSmtpServer = self.server
         if not holder.holding.is_set():
             return await super().handle_DATA(server, session, envelope)
         with holder.lock:
@@ -105,7 +105,7 @@ def holding_smtp() -> Iterator[HoldingSmtpServer]:
 # --- worker processes --------------------------------------------------------------------------
 
 
-def worker_env(app, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def worker_env(app, **extra: str) -> dict[str, str]:
     """`flask --app wsgi worker` on the test app's database, Redis, queue and SMTP server,
     configured through the environment as an operator would."""
     config = app.config
@@ -184,7 +184,7 @@ class Workers:
         self.log_path = log_path
         self.started: list[subprocess.Popen] = []
 
-    def start(self, app, **env: str) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+    def start(self, app, **env: str) -> subprocess.Popen:
         with self.log_path.open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
@@ -225,7 +225,7 @@ def workers(tmp_path) -> Iterator[Workers]:
     started.stop_all()
 
 
-def hold_after_commit(job, connection, result, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def hold_after_commit(job, connection, result, *args, **kwargs) -> None:
     """An RQ success callback: it runs in the work horse after the job returned (the mail is
     sent and committed) and before RQ marks the job finished. It marks that point in Redis
     and waits there for the test to kill the worker — once: a run after that passes."""

@@ -143,7 +143,7 @@ class SmtpSink:
     port: int
     messages: list[Message] = field(default_factory=list)
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def] # noqa: N802
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
         message = message_from_bytes(envelope.original_content or envelope.content)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         self.messages.append(message)

@@ -27,7 +27,7 @@ class _Handler:
     async def handle_DATA(self, _server, _session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.server.lock:
-            self.server.messages.append(message)  # type: ignore[arg-type]
+            self.server.messages.append(message)
             self.server.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 Message accepted for delivery"
 

@@ -55,7 +55,7 @@ def setup_program(app, customer_id: int, language: str = "de", milestones: bool 
         db.session.commit()
 
 
-def signup(client, ref: str, email: str, ip: str = "127.0.0.1", **extra: Any):  # type: ignore[no-untyped-def]
+def signup(client, ref: str, email: str, ip: str = "127.0.0.1", **extra: Any):
     body = {"ref": ref, "email": email, "consent": True, **extra}
     return client.post(
         "/api/referral/register-lead",
@@ -65,7 +65,7 @@ def signup(client, ref: str, email: str, ip: str = "127.0.0.1", **extra: Any):  
     )
 
 
-def token_from(message, kind: str = "confirm") -> str:  # type: ignore[no-untyped-def]
+def token_from(message, kind: str = "confirm") -> str:
     text = text_of(message)
     pattern = {
         "confirm": r"/api/referral/confirm-lead\?token=([A-Za-z0-9_-]+)",
@@ -77,7 +77,7 @@ def token_from(message, kind: str = "confirm") -> str:  # type: ignore[no-untype
     return match.group(1)
 
 
-def confirm_by_form(client, token: str):  # type: ignore[no-untyped-def]
+def confirm_by_form(client, token: str):
     return client.post(
         "/api/referral/confirm-lead",
         data={"token": token},
@@ -85,7 +85,7 @@ def confirm_by_form(client, token: str):  # type: ignore[no-untyped-def]
     )
 
 
-def refer(client, ref: str, visitors: int, traveller, first_ip: int = 10) -> list[dict]:  # type: ignore[no-untyped-def]
+def refer(client, ref: str, visitors: int, traveller, first_ip: int = 10) -> list[dict]:
     """`visitors` people, each from their own address and browser, click the link and
     convert 10 s later (not "too fast"). Returns the conversion answers."""
     answers = []
@@ -110,7 +110,7 @@ def refer(client, ref: str, visitors: int, traveller, first_ip: int = 10) -> lis
     return answers
 
 
-def participant_row(app, email_hash_of: str | None = None, participant_id: int | None = None):  # type: ignore[no-untyped-def]
+def participant_row(app, email_hash_of: str | None = None, participant_id: int | None = None):
     from referral_app.participants import addresses
 
     with app.app_context():
@@ -127,7 +127,7 @@ def participant_row(app, email_hash_of: str | None = None, participant_id: int |
         return row
 
 
-def count(app, model, *where) -> int:  # type: ignore[no-untyped-def]
+def count(app, model, *where) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
@@ -141,7 +141,7 @@ def mails(app, **filters: Any) -> list[tuple[str, str, int]]:
         return [(m.kind, m.status, m.attempts) for m in db.session.scalars(query)]
 
 
-def rebuild_check(app) -> dict:  # type: ignore[no-untyped-def]
+def rebuild_check(app) -> dict:
     from referral_app.tracking import recount
 
     with app.app_context():
@@ -149,7 +149,7 @@ def rebuild_check(app) -> dict:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def mail_app(make_app, smtp_server: SmtpServer, customer) -> Iterator:  # type: ignore[no-untyped-def]
+def mail_app(make_app, smtp_server: SmtpServer, customer) -> Iterator:
     """An app that sends real mail to the test SMTP server (jobs in-process), with the
     fixture customer's program set up."""
     app = make_app(**smtp_server.config)

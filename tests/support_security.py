@@ -196,7 +196,7 @@ def make_admin(app: Flask) -> dict:
         }
 
 
-def login(client, email: str, password: str) -> str:  # type: ignore[no-untyped-def]
+def login(client, email: str, password: str) -> str:
     """Log in through the form; returns the session's CSRF token."""
     token = csrf_from(client.get("/login").get_data(as_text=True))
     response = client.post(
@@ -279,7 +279,7 @@ WRITE_BODY = {
 }
 
 
-def url_args(rule, ids: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def url_args(rule, ids: dict[str, Any]) -> dict[str, Any]:
     args = {}
     for name in path_arguments(rule):
         assert name in ARGUMENT_SOURCES, (
@@ -292,14 +292,14 @@ def url_args(rule, ids: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-un
     return args
 
 
-def build_path(app: Flask, rule, ids: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
+def build_path(app: Flask, rule, ids: dict[str, Any]) -> str:
     with app.test_request_context():
         from flask import url_for
 
         return url_for(rule.endpoint, **url_args(rule, ids))
 
 
-def path_arguments(rule) -> set[str]:  # type: ignore[no-untyped-def]
+def path_arguments(rule) -> set[str]:
     """The values a route takes from its path (not the fixed `defaults` of a rule)."""
     return set(rule.arguments) - set(rule.defaults or {})
 
@@ -312,9 +312,9 @@ def id_rules(app: Flask) -> list:
     ]
 
 
-def unsafe_methods(rule) -> list[str]:  # type: ignore[no-untyped-def]
+def unsafe_methods(rule) -> list[str]:
     return sorted((rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"})
 
 
-def safe_methods(rule) -> list[str]:  # type: ignore[no-untyped-def]
+def safe_methods(rule) -> list[str]:
     return ["GET"] if "GET" in (rule.methods or set()) else []

@@ -75,7 +75,7 @@ def private_redis(tmp_path) -> Iterator[PrivateRedis]:
     server.stop()
 
 
-def kill_database_connections(app) -> int:  # type: ignore[no-untyped-def]
+def kill_database_connections(app) -> int:
     """Cut every other MariaDB connection to the app's database, as a restart would."""
     from sqlalchemy import create_engine, text
 

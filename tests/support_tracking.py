@@ -66,7 +66,7 @@ def browser(n: int) -> str:
     return f"{BROWSERS[n % len(BROWSERS)]} Visitor/{n}"
 
 
-def post(client, endpoint: str, ip: str, ua: str = FIREFOX, **body: Any):  # type: ignore[no-untyped-def]
+def post(client, endpoint: str, ip: str, ua: str = FIREFOX, **body: Any):
     return client.post(
         f"/api/referral/{endpoint}",
         json=body,
@@ -75,26 +75,26 @@ def post(client, endpoint: str, ip: str, ua: str = FIREFOX, **body: Any):  # typ
     )
 
 
-def click(client, ref: str, ip: str, ua: str = FIREFOX, **body: Any) -> dict:  # type: ignore[no-untyped-def]
+def click(client, ref: str, ip: str, ua: str = FIREFOX, **body: Any) -> dict:
     response = post(client, "track-click", ip, ua, ref=ref, **body)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
 
 
-def convert(client, ref: str, ip: str, ua: str = FIREFOX, **body: Any) -> dict:  # type: ignore[no-untyped-def]
+def convert(client, ref: str, ip: str, ua: str = FIREFOX, **body: Any) -> dict:
     response = post(client, "track-conversion", ip, ua, ref=ref, **body)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()
 
 
-def counters(app, customer_id: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def counters(app, customer_id: int) -> dict[str, int]:
     from referral_app.tracking import stats
 
     with app.app_context():
         return stats.totals(customer_id)
 
 
-def participant_counters(app, participant_id: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def participant_counters(app, participant_id: int) -> dict[str, int]:
     from referral_app.models import Participant
 
     with app.app_context():
@@ -107,14 +107,14 @@ def participant_counters(app, participant_id: int) -> dict[str, int]:  # type: i
         }
 
 
-def fraud_types(app) -> list[str]:  # type: ignore[no-untyped-def]
+def fraud_types(app) -> list[str]:
     from referral_app.models import FraudLogEntry
 
     with app.app_context():
         return list(db.session.scalars(select(FraudLogEntry.type).order_by(FraudLogEntry.id)))
 
 
-def event_rows(app, model_name: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def event_rows(app, model_name: str) -> list[dict[str, Any]]:
     from referral_app import models
 
     model = getattr(models, model_name)
@@ -126,7 +126,7 @@ def event_rows(app, model_name: str) -> list[dict[str, Any]]:  # type: ignore[no
         ]
 
 
-def add_participant(app, customer_id: int, email: str = "empfehlerin@example.org") -> dict:  # type: ignore[no-untyped-def]
+def add_participant(app, customer_id: int, email: str = "empfehlerin@example.org") -> dict:
     """A confirmed participant, made as the sign-up flow would store one (its lead counted)."""
     from referral_app.core import codes, crypto
     from referral_app.models import CONFIRMED_STATUS, Participant, utcnow
@@ -152,7 +152,7 @@ def add_participant(app, customer_id: int, email: str = "empfehlerin@example.org
         return {"id": participant.id, "ref_code": participant.ref_code, "email": email}
 
 
-def add_customer(app, email: str, active: bool = True) -> dict:  # type: ignore[no-untyped-def]
+def add_customer(app, email: str, active: bool = True) -> dict:
     from referral_app.accounts import users as accounts
 
     with app.app_context():
@@ -162,7 +162,7 @@ def add_customer(app, email: str, active: bool = True) -> dict:  # type: ignore[
         return {"id": customer.id, "user_id": user.id, "ref_code": customer.ref_code}
 
 
-def remember_device(app, participant_id: int, ip: str, ua: str) -> None:  # type: ignore[no-untyped-def]
+def remember_device(app, participant_id: int, ip: str, ua: str) -> None:
     """What the sign-up / hub pages do for the participant's own device."""
     from referral_app.tracking import visitor
 
@@ -171,7 +171,7 @@ def remember_device(app, participant_id: int, ip: str, ua: str) -> None:  # type
         db.session.commit()
 
 
-def stats_check(app) -> int:  # type: ignore[no-untyped-def]
+def stats_check(app) -> int:
     """`flask stats rebuild --check`'s exit code."""
     result = app.test_cli_runner().invoke(args=["stats", "rebuild", "--check"])
     assert "Traceback" not in result.output
@@ -189,7 +189,7 @@ def fresh_salts() -> Iterator[None]:
 
 
 @pytest.fixture
-def limited_app(make_app):  # type: ignore[no-untyped-def]
+def limited_app(make_app):
     """An app with the public API limited to 3 requests per hour and client (no flakiness at
     a second's edge); the limiter object is global, so its storage is reset around the test."""
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PUBLIC_API="3/hour")
@@ -222,7 +222,7 @@ def wait_for(url: str, timeout: float = 30.0) -> None:
             time.sleep(0.2)
 
 
-def server_env(app, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def server_env(app, **extra: str) -> dict[str, str]:
     """Environment for a gunicorn process on the test's own database (and Redis)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -241,7 +241,7 @@ def server_env(app, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-
 
 
 @pytest.fixture
-def gunicorn(app, tmp_path) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+def gunicorn(app, tmp_path) -> Iterator[Any]:
     """Start `gunicorn -w 4 wsgi:app` on a free loopback port; yields a starter function.
     Its output goes to a file in the test's tmp_path (a pipe nobody reads would block the
     workers once full)."""
@@ -286,7 +286,7 @@ def gunicorn(app, tmp_path) -> Iterator[Any]:  # type: ignore[no-untyped-def]
 class ThreadedServer:
     """werkzeug's WSGI server in a thread, for the browser test (one process, our app)."""
 
-    def __init__(self, app, host: str = "127.0.0.1") -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app, host: str = "127.0.0.1") -> None:
         from werkzeug.serving import WSGIRequestHandler, make_server
 
         class QuietHandler(WSGIRequestHandler):

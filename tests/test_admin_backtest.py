@@ -46,7 +46,7 @@ def _since() -> datetime:
     return utcnow() - timedelta(days=90, minutes=1)
 
 
-def _run(client, query: str) -> dict:  # type: ignore[no-untyped-def]
+def _run(client, query: str) -> dict:
     response = client.get(f"/api/referral/fraud-backtest?{query}")
     assert response.status_code == 200, response.get_json()
     return response.get_json()

@@ -46,7 +46,7 @@ def test_admin_drills_down_filters_the_fraud_log_and_exports(
     shot = f"admin-{backend_name}"
     problems: list[str] = []
 
-    def scenario(browser) -> None:  # type: ignore[no-untyped-def]
+    def scenario(browser) -> None:
         context = browser.new_context(
             accept_downloads=True, locale="de-DE", viewport={"width": 1280, "height": 900}
         )

@@ -34,7 +34,7 @@ TRICKY = [
 ]
 
 
-def _rows(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def _rows(response) -> list[dict[str, str]]:
     text = response.get_data().decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
@@ -113,7 +113,7 @@ def test_stats_csv_streams_10000_customers_in_batches(app, admin_client):  # noq
         engine = db.engine
     statements: list[str] = []
 
-    def remember(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+    def remember(conn, cursor, statement, params, context, executemany):
         if "FROM customers" in statement:
             statements.append(statement)
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.both_backends  # deletes cascade by foreign keys; raw S
 HX = {"HX-Request": "true"}
 
 
-def _text(response) -> str:  # type: ignore[no-untyped-def]
+def _text(response) -> str:
     return response.get_data(as_text=True)
 
 

@@ -17,12 +17,12 @@ pytestmark = pytest.mark.both_backends  # the pool's reset-on-return is a driver
 ORIGINAL = "Müller & Söhne GmbH"
 
 
-def _names(engine) -> list[str]:  # type: ignore[no-untyped-def]
+def _names(engine) -> list[str]:
     with engine.connect() as connection:
         return list(connection.execute(text("SELECT company_name FROM customers")).scalars())
 
 
-def _raw_update(engine, name: str, commit: bool) -> None:  # type: ignore[no-untyped-def]
+def _raw_update(engine, name: str, commit: bool) -> None:
     raw = engine.raw_connection()
     cursor = raw.cursor()
     if engine.dialect.name == "sqlite":  # its connections run in autocommit but for BEGIN

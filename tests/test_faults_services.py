@@ -59,17 +59,17 @@ def rq_config(redis_url: str) -> dict:
     return {"REDIS_URL": redis_url, "JOBS_INLINE": False, "RQ_QUEUE": "faults"}
 
 
-def burst(app) -> None:  # type: ignore[no-untyped-def]
+def burst(app) -> None:
     """`flask worker --burst`: one schedule tick (the sweep), then work off the queue."""
     result = app.test_cli_runner().invoke(args=["worker", "--burst"])
     assert result.exit_code == 0, result.output
 
 
-def reward_mails_received(smtp, address: str) -> int:  # type: ignore[no-untyped-def]
+def reward_mails_received(smtp, address: str) -> int:
     return sum(REWARD_TEXT in text_of(m) for m in smtp.to(address))
 
 
-def participant_with_reward(make_app, smtp, customer, address: str):  # type: ignore[no-untyped-def]
+def participant_with_reward(make_app, smtp, customer, address: str):
     """A confirmed participant whose three referrals reached the Bronze milestone (granted
     in the conversion's transaction); their reward mail is not queued yet — that is the
     daily job's. Made on an app that sends mail in-process, an hour ago."""
@@ -85,7 +85,7 @@ def participant_with_reward(make_app, smtp, customer, address: str):  # type: ig
     return participant
 
 
-def assert_one_grant_mailed(app, participant_id: int) -> None:  # type: ignore[no-untyped-def]
+def assert_one_grant_mailed(app, participant_id: int) -> None:
     with app.app_context():
         [grant] = db.session.scalars(
             select(RewardGrant).where(RewardGrant.participant_id == participant_id)
@@ -101,7 +101,7 @@ class Traffic:
     then a conversion on it, every third one signs up, every fifth sends a request without
     a code. Every answer is kept with the phase it was sent in."""
 
-    def __init__(self, app, ref: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app, ref: str) -> None:
         self.client = app.test_client()
         self.ref = ref
         self.phase = "up"
@@ -168,7 +168,7 @@ class Traffic:
         assert self.errors == []
 
 
-def burst_of_clicks(client, ref: str, ip: str, n: int) -> list[tuple[int, dict]]:  # type: ignore[no-untyped-def]
+def burst_of_clicks(client, ref: str, ip: str, n: int) -> list[tuple[int, dict]]:
     """One visitor clicking `n` times: (status code, JSON) of each answer."""
     answers = []
     for _ in range(n):

@@ -47,7 +47,7 @@ def _last_json(output: str) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def _confirmed_participant(app, client, smtp, ref: str, email: str = "anna@example.org"):  # type: ignore[no-untyped-def]
+def _confirmed_participant(app, client, smtp, ref: str, email: str = "anna@example.org"):
     signup(client, ref, email)
     hub = confirm_by_form(client, token_from(smtp.to(email)[-1])).headers["Location"]
     return participant_row(app, email), hub
@@ -312,7 +312,7 @@ def test_jobs_run_prints_a_json_summary(mail_app):
 
 
 @pytest.fixture
-def rq_app(make_app, smtp_server, customer, backend_name):  # type: ignore[no-untyped-def]
+def rq_app(make_app, smtp_server, customer, backend_name):
     import os
 
     if backend_name != "mariadb" or not os.environ.get("TEST_REDIS_URL"):

@@ -84,7 +84,7 @@ def _response_schema(document: dict, method: str, path: str, status: int) -> dic
     return _nullable_to_draft4(response["content"]["application/json"]["schema"])
 
 
-def _nullable_to_draft4(schema):  # type: ignore[no-untyped-def]
+def _nullable_to_draft4(schema):
     """OpenAPI 3.0's `nullable: true` as plain JSON Schema (`type: [T, "null"]`)."""
     if isinstance(schema, list):
         return [_nullable_to_draft4(item) for item in schema]
@@ -110,7 +110,7 @@ def test_webhook_answers_with_data_validate_against_the_document(
     document = _nullable_to_draft4(client.get("/api/openapi.json").get_json())
     components = {"components": document["components"]}
 
-    def check(method: str, path: str, url: str, expected: int, **kwargs) -> dict:  # type: ignore[no-untyped-def]
+    def check(method: str, path: str, url: str, expected: int, **kwargs) -> dict:
         response = client.open(url, method=method, headers=headers, **kwargs)
         assert response.status_code == expected, (url, response.get_json())
         schema = _response_schema(document, method, path, expected)
@@ -161,14 +161,14 @@ def schema_app(make_app):
     return app
 
 
-def _key_for(app, email: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _key_for(app, email: str) -> dict[str, str]:
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == email))
         _row, raw = accounts.create_api_key(user, "schemathesis")
     return {"Authorization": f"Bearer {raw}"}
 
 
-def _reads_or_webhooks(ctx) -> bool:  # type: ignore[no-untyped-def]
+def _reads_or_webhooks(ctx) -> bool:
     """Every GET, and every webhook operation (their writes touch only this customer)."""
     operation = ctx.operation
     return operation.method.upper() == "GET" or "webhook" in operation.path
@@ -212,7 +212,7 @@ def test_generated_requests_get_documented_answers(schema_app):
                     assert mode is GenerationMode.NEGATIVE  # nothing to get wrong in it
 
 
-def _explore(operation, mode, checks, headers) -> None:  # type: ignore[no-untyped-def]
+def _explore(operation, mode, checks, headers) -> None:
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
         max_examples=6,
@@ -221,7 +221,7 @@ def _explore(operation, mode, checks, headers) -> None:  # type: ignore[no-untyp
         derandomize=True,
         suppress_health_check=list(HealthCheck),
     )
-    def call(case) -> None:  # type: ignore[no-untyped-def]
+    def call(case) -> None:
         case.call_and_validate(headers=headers, checks=checks)
 
     call()

@@ -43,7 +43,7 @@ pytestmark = pytest.mark.both_backends  # participant storage: unique keys, upse
 START = "2026-03-02 09:00:00"
 
 
-def visitor_error(response) -> str:  # type: ignore[no-untyped-def]
+def visitor_error(response) -> str:
     body = response.get_json()
     assert body["ok"] is False and body["message"], body
     return body["error"]

@@ -38,11 +38,11 @@ EVIL = "https://evil.example"
 class CookieWatch:
     """A fresh browser-like client that fails the test on any `Set-Cookie`."""
 
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app) -> None:
         self.client = app.test_client()
         self.seen: list[str] = []
 
-    def request(self, method: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
+    def request(self, method: str, path: str, **kwargs):
         headers = {"User-Agent": OWN_BROWSER, **kwargs.pop("headers", {})}
         response = self.client.open(path, method=method, headers=headers, **kwargs)
         response.get_data()
@@ -51,10 +51,10 @@ class CookieWatch:
         self.seen.append(f"{method} {path.split('?')[0]} {response.status_code}")
         return response
 
-    def get(self, path: str, **kwargs):  # type: ignore[no-untyped-def]
+    def get(self, path: str, **kwargs):
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs):  # type: ignore[no-untyped-def]
+    def post(self, path: str, **kwargs):
         return self.request("POST", path, **kwargs)
 
     def jar(self) -> list:
@@ -76,7 +76,7 @@ def _form_action(html: str, form_id: str | None = None) -> str:
     return match.group(1).replace("&amp;", "&")
 
 
-def _confirmed_participant(app, client, smtp, ref_code: str, email: str) -> dict:  # type: ignore[no-untyped-def]
+def _confirmed_participant(app, client, smtp, ref_code: str, email: str) -> dict:
     """Sign up and confirm through the API; the links from the welcome mail."""
     assert signup(client, ref_code, email).status_code == 202
     confirmed = confirm_by_form(client, token_from(smtp.to(email)[-1]))
@@ -218,7 +218,7 @@ def test_a_hook_touching_the_session_still_sets_no_cookie_on_visitor_pages(make_
         flash("hello")
 
     @app.after_request
-    def add_cookie(response):  # type: ignore[no-untyped-def]
+    def add_cookie(response):
         response.set_cookie("tracker", "1")
         return response
 
@@ -439,7 +439,7 @@ def test_in_chromium_the_journey_leaves_no_cookie_and_other_sites_cannot_delete(
     )
 
 
-def _chromium_journey(browser, app, smtp, code: str, base: str, other_origin) -> None:  # type: ignore[no-untyped-def]
+def _chromium_journey(browser, app, smtp, code: str, base: str, other_origin) -> None:
     context, page, _errors = new_page(browser, CHROME)
     try:
         # Hosted freebie page → thank-you page → the script's sign-up form.

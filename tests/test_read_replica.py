@@ -45,7 +45,7 @@ class Replica:
         self.app_url = app_url
         self.engine = engine
 
-    def _foreign_keys(self, connection, on: bool) -> None:  # type: ignore[no-untyped-def]
+    def _foreign_keys(self, connection, on: bool) -> None:
         if self.engine.dialect.name == "sqlite":
             connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
         else:
@@ -58,7 +58,7 @@ class Replica:
                 connection.execute(table.delete())
             self._foreign_keys(connection, True)
 
-    def replicate(self, app) -> None:  # type: ignore[no-untyped-def]
+    def replicate(self, app) -> None:
         """The replica catches up: a copy of every row the primary has now."""
         self.empty()
         with app.app_context(), db.engine.connect() as source, self.engine.begin() as target:
@@ -79,7 +79,7 @@ class Replica:
                     {**values, "cid": customer_id},
                 )
 
-    def rows(self, statement: str, **params):  # type: ignore[no-untyped-def]
+    def rows(self, statement: str, **params):
         with self.engine.connect() as connection:
             return connection.execute(text(statement), params).all()
 
@@ -125,11 +125,11 @@ def replica(replica_database) -> Iterator[Replica]:
 
 
 @pytest.fixture
-def routed_app(make_app):  # type: ignore[no-untyped-def]
+def routed_app(make_app):
     """An app whose dashboards read from `url` (the replica), everything else as usual."""
     made = []
 
-    def factory(url: str, **overrides):  # type: ignore[no-untyped-def]
+    def factory(url: str, **overrides):
         app = make_app(SQLALCHEMY_BINDS={"replica": url}, **overrides)
         made.append(app)
         return app
@@ -147,19 +147,19 @@ def dead_replica_url(backend_name, tmp_path) -> str:
     return "mysql+pymysql://root@127.0.0.1:1/no_such_replica?charset=utf8mb4"
 
 
-def _customer_client(app, customer):  # type: ignore[no-untyped-def]
+def _customer_client(app, customer):
     client = app.test_client()
     token = login_customer(client, AuthActions(client), customer)
     return client, token
 
 
-def _admin_client(app, admin):  # type: ignore[no-untyped-def]
+def _admin_client(app, admin):
     client = app.test_client()
     assert AuthActions(client).login(admin["email"], admin["password"]).status_code == 302
     return client, AuthActions(client).csrf_token("/admin/export")
 
 
-def _csv(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+def _csv(response) -> list[dict[str, str]]:
     assert response.status_code == 200
     text_ = response.get_data().decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text_, newline="")))

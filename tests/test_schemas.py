@@ -24,7 +24,7 @@ from .conftest import api_key_for
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
-def _bearer(app, user_id: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _bearer(app, user_id: int) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key_for(app, user_id)}"}
 
 

@@ -86,7 +86,7 @@ def _role(endpoint: str) -> str:
     }.get(blueprint, "public")
 
 
-def _request(client, method: str, path: str, headers=None, json_body: bool = False):  # type: ignore[no-untyped-def]
+def _request(client, method: str, path: str, headers=None, json_body: bool = False):
     headers = dict(headers or {})
     if method == "GET":
         return client.get(path, headers=headers)
@@ -264,7 +264,7 @@ CSRF_EXEMPT = {
 }
 
 
-def _is_csrf_refusal(response) -> bool:  # type: ignore[no-untyped-def]
+def _is_csrf_refusal(response) -> bool:
     if response.status_code != 400:
         return False
     return response.is_json and response.get_json()["error"] == "csrf_failed"
@@ -457,7 +457,7 @@ def test_login_is_limited_after_the_configured_number_of_wrong_passwords(limited
         r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)
     ).group(1)
 
-    def attempt(password: str):  # type: ignore[no-untyped-def]
+    def attempt(password: str):
         return client.post(
             "/login", data={"email": customer["email"], "password": password, "csrf_token": token}
         )
@@ -531,7 +531,7 @@ def test_hub_delete_guesses_are_limited(limited_app, customer):
 # --- 6. headers, inline scripts, third parties -----------------------------------------------
 
 
-def _assert_security_headers(response, where: str) -> None:  # type: ignore[no-untyped-def]
+def _assert_security_headers(response, where: str) -> None:
     headers = response.headers
     assert headers.get("X-Content-Type-Options") == "nosniff", where
     assert headers.get("Referrer-Policy") in (
@@ -549,7 +549,7 @@ def _assert_security_headers(response, where: str) -> None:  # type: ignore[no-u
     assert "*" not in script_src and "http" not in script_src and "data:" not in script_src, where
 
 
-def _pages(app, a, admin) -> list[tuple[object, str, dict]]:  # type: ignore[no-untyped-def]
+def _pages(app, a, admin) -> list[tuple[object, str, dict]]:
     """(client, path, headers) for every kind of answer: pages, fragments, JSON, errors."""
     customer_client, admin_client, anonymous = (app.test_client() for _ in range(3))
     login(customer_client, a.email, a.password)
@@ -637,7 +637,7 @@ def test_security_headers_on_pages_fragments_json_and_errors(sec_app, tenants, s
 
 def test_a_server_error_page_has_the_headers_and_no_details(sec_app):
     @sec_app.get("/_security_boom")
-    def boom():  # type: ignore[no-untyped-def]
+    def boom():
         raise RuntimeError("secret internals")
 
     response = sec_app.test_client().get("/_security_boom")
@@ -837,7 +837,7 @@ def xss_world(make_app, smtp_server, customer):  # noqa: F811
     }
 
 
-def _check_page(client, path: str, markers: list[str], **kwargs) -> str:  # type: ignore[no-untyped-def]
+def _check_page(client, path: str, markers: list[str], **kwargs) -> str:
     method = kwargs.pop("method", "GET")
     page = ""
     for headers in ({"HX-Request": "true"}, {}):

@@ -42,14 +42,14 @@ pytestmark = pytest.mark.both_backends  # upserts, unique keys and counters beha
 T0 = datetime(2031, 3, 12, 10, 0, tzinfo=UTC)
 
 
-def get_stats(app, client, customer) -> dict:  # type: ignore[no-untyped-def]
+def get_stats(app, client, customer) -> dict:
     key = api_key_for(app, customer["user_id"])
     response = client.get("/api/referral/get-stats", headers={"Authorization": f"Bearer {key}"})
     assert response.status_code == 200
     return response.get_json()
 
 
-def run_journey(client, code: str) -> None:  # type: ignore[no-untyped-def]
+def run_journey(client, code: str) -> None:
     """The issue's journey: click, the same visitor again, two others, a conversion after
     6 s, an instant one, and bots. Distinctive IPs, so the privacy test can look for them."""
     with time_machine.travel(T0, tick=False) as clock:
@@ -525,7 +525,7 @@ BAD_REFS = [
 ]
 
 
-def _nothing_stored(app) -> None:  # type: ignore[no-untyped-def]
+def _nothing_stored(app) -> None:
     assert event_rows(app, "Click") == []
     assert event_rows(app, "Conversion") == []
     assert event_rows(app, "FraudLogEntry") == []
@@ -662,7 +662,7 @@ def test_cors_headers_on_answers_and_errors(client, customer):
 # --- the pixel ------------------------------------------------------------------------------
 
 
-def _pixel(client, query: str, ua: str = FIREFOX, ip: str = "203.0.113.60"):  # type: ignore[no-untyped-def]
+def _pixel(client, query: str, ua: str = FIREFOX, ip: str = "203.0.113.60"):
     return client.get(
         f"/api/referral/track{query}", headers={"User-Agent": ua}, environ_base={"REMOTE_ADDR": ip}
     )

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def in_browser():  # type: ignore[no-untyped-def]
+def in_browser():
     """Run `scenario(browser)` with a Chromium of its own, in a thread of its own: Playwright's
     sync API refuses to start where an asyncio loop runs, and other tests (SMTP servers,
     async clients) may leave one in the main thread."""
@@ -37,7 +37,7 @@ def in_browser():  # type: ignore[no-untyped-def]
     if path is None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
 
-    def run(scenario) -> None:  # type: ignore[no-untyped-def]
+    def run(scenario) -> None:
         failure: list[BaseException] = []
 
         def target() -> None:
@@ -61,7 +61,7 @@ def in_browser():  # type: ignore[no-untyped-def]
     return run
 
 
-def wait_until(check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
+def wait_until(check, timeout: float = 15.0):
     """Poll the database until the browser's beacon has arrived."""
     deadline = time.monotonic() + timeout
     while True:
@@ -71,7 +71,7 @@ def wait_until(check, timeout: float = 15.0):  # type: ignore[no-untyped-def]
         time.sleep(0.1)
 
 
-def new_page(browser, user_agent: str):  # type: ignore[no-untyped-def]
+def new_page(browser, user_agent: str):
     """A fresh context with an ordinary browser's user agent: headless Chromium announces
     itself as HeadlessChrome, which the bot rule rightly blocks."""
     context = browser.new_context(locale="de-DE", user_agent=user_agent)
@@ -116,7 +116,7 @@ def test_hosted_pages_record_one_click_and_one_conversion(
     in_browser(lambda browser: _hosted_pages(browser, app, customer, participant, live_url))
 
 
-def _hosted_pages(browser, app, customer, participant, base: str) -> None:  # type: ignore[no-untyped-def]
+def _hosted_pages(browser, app, customer, participant, base: str) -> None:
     context, page, errors = new_page(browser, CHROME)
     try:
         page.goto(f"{base}/p/{customer['ref_code']}?ref={participant['ref_code']}")
@@ -154,7 +154,7 @@ def test_script_from_another_origin_tracks_and_carries_the_click(
     in_browser(lambda browser: _other_origin(browser, app, live_url, other_origin))
 
 
-def _other_origin(browser, app, base: str, other_origin) -> None:  # type: ignore[no-untyped-def]
+def _other_origin(browser, app, base: str, other_origin) -> None:
     origin, root = other_origin
     program = add_customer(app, "website@example.com")
     script = f"{base}/static/referral-tracking.js"

@@ -132,7 +132,7 @@ def test_fraud_details_hold_no_personal_data(app, client, customer):
 # --- the code cache ----------------------------------------------------------------------------
 
 
-def _pause(app, customer_id: int) -> None:  # type: ignore[no-untyped-def]
+def _pause(app, customer_id: int) -> None:
     from referral_app.models import Customer
 
     with app.app_context():

@@ -39,7 +39,7 @@ def token(client, path: str = PAGE) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-def add_via_form(client, url: str, events_: tuple[str, ...] = ("click",)):  # type: ignore[no-untyped-def]
+def add_via_form(client, url: str, events_: tuple[str, ...] = ("click",)):
     return client.post(
         PAGE, data={"csrf_token": token(client), "url": url, "events": list(events_)}
     )

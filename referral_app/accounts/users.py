@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -15,7 +16,22 @@ from ..models import ROLE_ADMIN, ROLE_CUSTOMER, ApiKey, Customer, CustomerStats,
 API_KEY_PREFIX = "rk_"
 MIN_PASSWORD_LENGTH = 8
 # Compared against when the e-mail is unknown, so a login takes as long either way.
-_DUMMY_HASH = generate_password_hash("timing-equaliser")
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _hash(password: str) -> str:
+    """werkzeug's hash by the app's PASSWORD_HASH_METHOD (None: werkzeug's default, scrypt;
+    the test configuration picks a cheap one)."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD")
+    return generate_password_hash(password, method) if method else generate_password_hash(password)
+
+
+def _dummy_hash() -> str:
+    """The hash an unknown address is checked against: same method, same cost."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD") or ""
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = _hash("timing-equaliser")
+    return _DUMMY_HASHES[method]
 
 
 def normalise_login_email(email: str) -> str:
@@ -41,7 +57,7 @@ def _new_user(email: str, password: str, role: str, customer: Customer | None = 
         raise Conflict(f"A user with the e-mail {email} already exists.", code="email_taken")
     return User(
         email=email,
-        password_hash=generate_password_hash(password),
+        password_hash=_hash(password),
         role=role,
         customer=customer,
     )
@@ -91,7 +107,7 @@ def authenticate(email: str, password: str) -> User | None:
     """The active user with these credentials, or None (same work for unknown e-mails)."""
     user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(_dummy_hash(), password or "")
         return None
     if not check_password_hash(user.password_hash, password or "") or not user.active:
         return None
@@ -100,7 +116,7 @@ def authenticate(email: str, password: str) -> User | None:
 
 def set_password(user: User, password: str) -> None:
     _check_password(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = _hash(password)
 
 
 def create_api_key(user: User, name: str | None = None) -> tuple[ApiKey, str]:
