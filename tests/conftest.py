@@ -202,7 +202,7 @@ def make_app(migrated) -> Iterator:
         # The process keeps each salt it read (keyed by database and period); the rows are
         # gone now, so must be the copies: else a later test on this worker that travels to
         # the same day gets a salt without a row (test order under xdist differs from -n0).
-        from referral_app.services.visitor import forget_cached_salts
+        from referral_app.tracking.visitor import forget_cached_salts
 
         forget_cached_salts()
         for app in made:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from email.header import decode_header, make_header
+from email.utils import getaddresses, parseaddr
 
 import pytest
 import time_machine
@@ -546,3 +548,29 @@ def test_unconfirmed_sign_ups_cannot_use_the_hub(mail_app, smtp_server, customer
         assert db.session.scalar(
             select(ParticipantDevice).where(ParticipantDevice.participant_id == anna.id)
         )
+
+
+@pytest.mark.parametrize(
+    ("company", "sender"),
+    [
+        ("PayPal <service@paypal.example>", None),
+        ("Shop", '"PayPal" <service@paypal.example>'),
+        ("Müller & Söhne GmbH", None),
+    ],
+)
+def test_no_company_name_can_pass_for_another_address(
+    mail_app, smtp_server, customer, company, sender
+):
+    """From-header spoofing: with an empty sender name, a company called `PayPal
+    <service@paypal.example>` made mails read as from that address."""
+    with mail_app.app_context():
+        row = db.session.get(Customer, customer["id"])
+        row.company_name, row.sender_name = company, sender
+        db.session.commit()
+    signup(mail_app.test_client(), customer["ref_code"], "anna@example.org")
+    [message] = smtp_server.messages
+    name, address = parseaddr(str(message["From"]))
+    assert address == "noreply@referral.test"
+    assert [a for _, a in getaddresses([str(message["From"])])] == [address]
+    shown = str(make_header(decode_header(name)))
+    assert "@" not in shown and "<" not in shown and shown  # a name, never an address

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from datetime import timedelta
-from email.utils import parseaddr
+from email.utils import formataddr, parseaddr
 from typing import Any
 
 from flask import current_app, render_template
@@ -256,14 +256,25 @@ def _header_text(value: str | None) -> str:
     return " ".join((value or "").split())[:150]
 
 
+# What must not be in a display name: it could pass for an address ("PayPal
+# <service@paypal.example>") or end the name early.
+_NOT_IN_DISPLAY_NAMES = str.maketrans("", "", '<>"@\\,;:')
+
+
+def display_name(value: str | None) -> str:
+    """A customer's text as the display name of an address header: one line, nothing that
+    reads as an address. The one place every From/Reply-To name is made safe."""
+    return _header_text((value or "").translate(_NOT_IN_DISPLAY_NAMES))
+
+
 def sender_for(customer: Customer) -> str:
     """`"<sender name or company>" <MAIL_DEFAULT_SENDER>`: the mail is in the customer's
-    name, from our own address (so SPF/DKIM hold); replies go to the customer."""
+    name, from our own address (so SPF/DKIM hold); replies go to the customer. Built by the
+    standard library (formataddr), never by string formatting."""
     default = current_app.config.get("MAIL_DEFAULT_SENDER") or "noreply@localhost"
     address = default[1] if isinstance(default, tuple | list) else parseaddr(default)[1]
-    name = _header_text(customer.sender_name) or _header_text(customer.company_name)
-    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{quoted}" <{address}>' if quoted else address
+    name = display_name(customer.sender_name) or display_name(customer.company_name)
+    return formataddr((name, address)) if name else address
 
 
 def compose(mail: OutgoingMail, participant: Participant, customer: Customer) -> Message:
