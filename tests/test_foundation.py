@@ -286,9 +286,12 @@ def test_healthz_is_503_when_redis_is_configured_but_down(make_app):
 # --- codes ----------------------------------------------------------------------------------
 
 
-def test_program_code_has_the_seed_format():
-    code = codes.program_code(45)
-    assert re.fullmatch(r"REF000045[2-9A-HJKMNP-Z]{6}", code)
+def test_program_code_has_the_seed_length_and_reveals_no_customer_id():
+    made = {codes.program_code() for _ in range(200)}
+    assert len(made) == 200
+    for code in made:
+        assert re.fullmatch(r"REF[2-9A-HJKMNP-Z]{12}", code)
+        assert codes.looks_like_program_code(code)
 
 
 def test_participant_codes_are_short_and_unambiguous():

@@ -246,3 +246,9 @@ def test_huge_ids_in_any_path_are_a_4xx_never_a_5xx(app, customer, number):
             assert response.status_code < 500, (method, path, response.status_code)
             tried += 1
     assert tried >= 10
+
+
+def test_the_docs_page_sets_no_cookie(client):
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    assert response.headers.getlist("Set-Cookie") == []

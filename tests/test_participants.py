@@ -574,3 +574,16 @@ def test_no_company_name_can_pass_for_another_address(
     assert [a for _, a in getaddresses([str(message["From"])])] == [address]
     shown = str(make_header(decode_header(name)))
     assert "@" not in shown and "<" not in shown and shown  # a name, never an address
+
+
+def test_an_address_with_umlauts_before_the_at_is_refused_clearly(mail_app, smtp_server, customer):
+    response = signup(mail_app.test_client(), customer["ref_code"], "jörg@example.org")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["error"] == "invalid_email" and "@" in body["message"]
+    assert smtp_server.messages == []
+
+
+def test_an_internationalised_domain_gets_its_mail(mail_app, smtp_server, customer):
+    assert signup(mail_app.test_client(), customer["ref_code"], "max@münchen.de").status_code == 202
+    assert smtp_server.envelopes[-1][1] == ["max@xn--mnchen-3ya.de"]

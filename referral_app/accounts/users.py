@@ -71,15 +71,12 @@ def create_customer(email: str, password: str, company: str) -> tuple[Customer, 
             "The company name is required (at most 200 characters).",
             fields={"company_name": "required"},
         )
-    # A placeholder first: the program code embeds the customer id, known after the insert.
-    customer = Customer(company_name=company, contact_email=None, ref_code="pending")
+    customer = Customer(company_name=company, contact_email=None, ref_code=codes.program_code())
     user = _new_user(email, password, ROLE_CUSTOMER, customer)
     customer.contact_email = user.email
-    customer.ref_code = "tmp-" + crypto.new_token(12)
     db.session.add_all([customer, user])
     try:
         db.session.flush()
-        customer.ref_code = codes.program_code(customer.id)
         db.session.add(CustomerStats(customer_id=customer.id))
         db.session.commit()
     except IntegrityError as exc:

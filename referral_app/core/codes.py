@@ -6,15 +6,15 @@ import secrets
 
 # No 0/O, 1/I/L: nothing a person can misread when typing a code from a flyer.
 UNAMBIGUOUS = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-PROGRAM_RANDOM_LENGTH = 6
+PROGRAM_RANDOM_LENGTH = 12
 PARTICIPANT_CODE_LENGTH = 8
 
 
-def program_code(customer_id: int) -> str:
-    """`REF000045ABC123`: REF, the zero-padded customer id, and a random part that makes the
-    code unguessable (31^6 ≈ 8.9e8 per id)."""
-    tail = "".join(secrets.choice(UNAMBIGUOUS) for _ in range(PROGRAM_RANDOM_LENGTH))
-    return f"REF{customer_id:06d}{tail}"
+def program_code() -> str:
+    """`REF` and twelve random unambiguous characters (31^12 ≈ 7.9e17): the seed's length,
+    but nothing in it tells how many customers there are or which one came when (the seed
+    put the sequential customer id in it)."""
+    return "REF" + "".join(secrets.choice(UNAMBIGUOUS) for _ in range(PROGRAM_RANDOM_LENGTH))
 
 
 def participant_code() -> str:
@@ -23,4 +23,4 @@ def participant_code() -> str:
 
 
 def looks_like_program_code(code: str) -> bool:
-    return code.startswith("REF") and len(code) == 3 + 6 + PROGRAM_RANDOM_LENGTH
+    return code.startswith("REF") and len(code) == 3 + PROGRAM_RANDOM_LENGTH

@@ -17,16 +17,22 @@ GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
 
 
 def normalise_email(raw: Any) -> str:
-    """The address as stored and hashed: validated (no DNS lookup), lower-cased."""
+    """The address as stored and hashed: validated (no DNS lookup), lower-cased, in the form
+    a plain SMTP server takes (an internationalised domain as its xn-- name). A non-ASCII
+    part before the @ is refused here: it would need SMTPUTF8, which many servers lack, and
+    such a sign-up would wait forever for a mail that cannot be sent."""
     if not isinstance(raw, str):
         raise visitor_error("invalid_email")
     raw = raw.strip()
     if not raw or len(raw) > MAX_EMAIL_LENGTH:
         raise visitor_error("invalid_email")
+    if "@" in raw and not raw.rsplit("@", 1)[0].isascii():
+        raise visitor_error("invalid_email", reason="email_not_ascii")
     try:
-        address = validate_email(raw, check_deliverability=False).normalized.lower()
+        checked = validate_email(raw, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise visitor_error("invalid_email") from exc
+    address = (checked.ascii_email or checked.normalized).lower()
     if len(address) > MAX_EMAIL_LENGTH:
         raise visitor_error("invalid_email")
     return address

@@ -20,8 +20,14 @@ REF_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 
 
-def visitor_error(code: str, status: int = 400) -> DomainError:
+def visitor_error(code: str, status: int = 400, reason: str | None = None) -> DomainError:
+    """The error a visitor sees for `code` (API.md); `reason` picks a more precise message
+    under the same code."""
     messages = {
+        "email_not_ascii": _(
+            "Our e-mails cannot reach addresses with umlauts or other special characters "
+            "before the @ yet. Please use another address."
+        ),
         "invalid_ref": _("The referral code is missing or malformed."),
         "unknown_ref": _("This referral code does not exist."),
         "program_inactive": _("This referral program is not active."),
@@ -34,7 +40,7 @@ def visitor_error(code: str, status: int = 400) -> DomainError:
         "invalid_token": _("This link is not valid (any more)."),
         "token_expired": _("This confirmation link has expired."),
     }
-    return DomainError(messages[code], code=code, status=status)
+    return DomainError(messages[reason or code], code=code, status=status)
 
 
 def resolve_ref(ref: Any) -> tuple[Customer, Participant | None]:

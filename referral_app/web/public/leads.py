@@ -53,8 +53,8 @@ def register_lead():
 @bp.get("/confirm-lead")
 @limiter.limit(token_limit)
 def confirm_page():
-    """The link in the mail: a page whose form confirms by POST (auto-submitted by
-    static/js/confirm.js), so a scanner that fetches the link confirms nothing."""
+    """The link in the mail: a page whose button confirms by POST. A person clicks it: a
+    scanner that fetches the link, even one that runs JavaScript, confirms nothing."""
     token = request.args.get("token", "")
     state, language = confirmation.confirmation_state(token)
     speak(language)
