@@ -32,11 +32,14 @@ pytestmark = pytest.mark.browser
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = (390, 1280)
 LONG_NAME = "Maximiliane-Theodora Leutheusser-Schnarrenberger-Wolkenkuckucksheim " * 2
-LONG_EMAIL = "sehr.lange.adresse.einer.teilnehmerin.mit.vielen.punkten@unterdomain.beispiel-firma.example"
+LONG_EMAIL = (
+    "sehr.lange.adresse.einer.teilnehmerin.mit.vielen.punkten@unterdomain.beispiel-firma.example"
+)
 LONG_KEY_NAME = "Zapier-Integration-fuer-den-Newsletter-und-das-CRM-System-der-Firma-" * 2
 AXE_RUN = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
   .filter(v => v.impact === 'serious' || v.impact === 'critical')
-  .map(v => `${v.impact} ${v.id}: ${v.help} -> ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`))"""
+  .map(v => `${v.impact} ${v.id}: ${v.help} -> `
+    + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')))"""
 
 
 @dataclass
@@ -111,7 +114,7 @@ def _seed(app) -> Seed:
         ("public-login", "/login", "#email"),
         ("public-freebie", f"/p/{code}?ref={code}", "#freebie-form"),
         ("public-thankyou", f"/p/{code}/danke?ref={code}", "#rf-signup .rf-submit"),
-        ("public-thankyou-en", f"/p/{english_code}/danke?ref={english_code}", "#rf-signup .rf-submit"),
+        ("public-thankyou-en", f"/p/{english_code}/danke?ref={english_code}", "#rf-signup form"),
         ("public-confirm", f"/api/referral/confirm-lead?token={confirm}", "main"),
         ("public-confirm-invalid", "/api/referral/confirm-lead?token=" + "x" * 30, "main"),
         ("public-hub", f"/hub/{hub}", "#referral-link"),
@@ -163,9 +166,9 @@ def _visit_all(browser, base: str, pages, axe: Path, login: dict | None) -> list
     console: list[str] = []
     page.on(
         "console",
-        lambda message: console.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            console.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     try:
         if login:
@@ -200,6 +203,39 @@ def seeded(make_app):  # type: ignore[no-untyped-def]
     seed = _seed(app)
     with serve(app) as url:
         yield url, seed
+
+
+def test_dashboard_menu_folds_on_a_phone(seeded, chromium_browser):  # noqa: F811
+    """At 390 px the header is one line with a menu button; the button (mouse or keyboard)
+    opens and closes the navigation and says so (aria-expanded)."""
+    base, seed = seeded
+    context = chromium_browser.new_context(locale="de-DE", viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        _log_in(page, base, seed.customer)
+        page.wait_for_selector("#stats-panel")
+        button = page.locator(".nav-toggle")
+        nav = page.locator(".site-nav")
+        assert page.locator(".site-header").bounding_box()["height"] < 80
+        assert nav.is_hidden() and button.get_attribute("aria-expanded") == "false"
+        button.click()
+        assert nav.is_visible() and button.get_attribute("aria-expanded") == "true"
+        page.screenshot(path=str(ARTIFACTS / "customer-menu-open-390.png"))
+        page.keyboard.press("Escape")
+        assert nav.is_hidden() and button.get_attribute("aria-expanded") == "false"
+        button.focus()
+        page.keyboard.press("Enter")
+        assert nav.is_visible()
+        page.get_by_role("link", name="Teilnehmer").click()
+        page.wait_for_url("**/dashboard/participants")
+        assert page.locator(".site-nav").is_hidden()  # a new page starts folded
+        page.set_viewport_size({"width": 1280, "height": 900})
+        assert page.locator(".nav-toggle").is_hidden() and page.locator(".site-nav").is_visible()
+        page.screenshot(path=str(ARTIFACTS / "customer-header-1280.png"))
+        assert page.locator(".site-header").bounding_box()["height"] < 80
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("role", ["public", "customer", "admin"])

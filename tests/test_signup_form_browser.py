@@ -47,13 +47,15 @@ def _looks(page) -> dict:  # type: ignore[no-untyped-def]
     return page.evaluate(
         """() => {
         const box = document.getElementById('rf-signup'), q = s => box.querySelector(s),
-          btn = q('.rf-submit').getBoundingClientRect(), cb = q('#rf-consent').getBoundingClientRect(),
+          btn = q('.rf-submit').getBoundingClientRect(),
+          cb = q('#rf-consent').getBoundingClientRect(),
           text = q('.rf-consent-text'), line = text.getBoundingClientRect(),
           input = q('#rf-email').getBoundingClientRect();
         return { button_height: btn.height, button_width: btn.width, input_width: input.width,
           box_width: box.getBoundingClientRect().width,
           consent_weight: getComputedStyle(text).fontWeight,
-          checkbox_offset: Math.abs(cb.top - line.top), checkbox_left_of_text: cb.right <= line.left,
+          checkbox_offset: Math.abs(cb.top - line.top),
+          checkbox_left_of_text: cb.right <= line.left,
           lang: box.lang, text: box.innerText,
           overflow: document.documentElement.scrollWidth - innerWidth };
         }"""
@@ -88,7 +90,8 @@ def test_hosted_form_shows_every_state_in_german(app, customer, live_url, chromi
             button.click()
             email_error = page.locator("#rf-email-error")
             assert email_error.inner_text() == "Bitte gib eine gültige E-Mail-Adresse ein."
-            assert page.locator("#rf-consent-error").inner_text() == "Bitte stimme der Teilnahme zu."
+            consent_error = page.locator("#rf-consent-error")
+            assert consent_error.inner_text() == "Bitte stimme der Teilnahme zu."
             assert page.locator("#rf-email").get_attribute("aria-invalid") == "true"
             assert page.locator("#rf-email").get_attribute("aria-describedby") == "rf-email-error"
             assert page.evaluate("document.activeElement.id") == "rf-email"
@@ -123,7 +126,8 @@ def test_hosted_form_shows_every_state_in_german(app, customer, live_url, chromi
             page.route("**/api/referral/register-lead", lambda route: route.abort())
             button.click()
             page.wait_for_function(
-                "document.querySelector('#rf-signup .rf-status').textContent.startsWith('Keine Verbindung')"
+                "document.querySelector('#rf-signup .rf-status')"
+                ".textContent.startsWith('Keine Verbindung')"
             )
             assert button.is_enabled() and button.inner_text() == "Jetzt mitmachen"
             page.unroute("**/api/referral/register-lead")
@@ -144,7 +148,10 @@ def test_hosted_form_shows_every_state_in_german(app, customer, live_url, chromi
 
 
 def test_english_program_form_is_english_with_its_links_and_colour(
-    app, customer, live_url, chromium_browser  # noqa: F811
+    app,
+    customer,
+    live_url,
+    chromium_browser,  # noqa: F811
 ):
     setup_program(app, customer["id"], language="en")
     code = customer["ref_code"]
@@ -184,7 +191,10 @@ def test_english_program_form_is_english_with_its_links_and_colour(
 
 
 def test_form_keeps_its_look_on_a_customer_page_with_its_own_css(
-    app, customer, live_url, chromium_browser  # noqa: F811
+    app,
+    customer,
+    live_url,
+    chromium_browser,  # noqa: F811
 ):
     setup_program(app, customer["id"])
     context, page, _csp = _new_page(chromium_browser)
