@@ -41,6 +41,10 @@ AXE_RUN = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.
   .map(v => `${v.impact} ${v.id}: ${v.help} -> `
     + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')))"""
 
+CLIPPED = """() => [...document.querySelectorAll('.table-wrap')]
+  .filter(w => w.scrollWidth > w.clientWidth + 1)
+  .map(w => `${w.scrollWidth} > ${w.clientWidth}`)"""
+
 
 @dataclass
 class Seed:
@@ -185,6 +189,9 @@ def _visit_all(browser, base: str, pages, axe: Path, login: dict | None) -> list
                 wide = page.evaluate("document.documentElement.scrollWidth")
                 if wide > width:
                     problems.append(f"{name} at {width} px: scrollWidth {wide}")
+                # Nothing cut off inside a table's own scroll box either (the action buttons).
+                for clipped in page.evaluate(CLIPPED):
+                    problems.append(f"{name} at {width} px: table scrolls in its box: {clipped}")
                 # Not page.add_script_tag: an inline <script> is refused by our own CSP.
                 # Evaluated over the DevTools protocol, axe runs without loosening it.
                 page.evaluate(axe_script)
