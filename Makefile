@@ -22,7 +22,13 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed translations
 
-dev: $(VENV)/.dev-installed translations
+dev: $(VENV)/.dev-installed translations node_modules/.installed
+
+# axe-core for the browser tests (tests/test_pages_browser.py), where npm exists; without it
+# those tests skip locally and fail under CI.
+node_modules/.installed: package.json
+	@if command -v npm >/dev/null; then npm install --no-audit --no-fund && touch $@; \
+	else echo "npm not found: the axe-core browser checks will not run"; fi
 
 translations: | $(BIN)/python
 	$(BIN)/pybabel compile -d referral_app/translations
@@ -61,4 +67,4 @@ bench: dev
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts node_modules

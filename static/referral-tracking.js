@@ -7,16 +7,22 @@ if (W.ReferralTracking) return;
 // currentScript is set only during this first synchronous run.
 const S = D.currentScript || D.querySelector('script[src*="referral-tracking.js"]'),
   attr = n => S && S.getAttribute('data-' + n),
-  API = (attr('base') || (S && S.src || '').replace(/\/static\/referral-tracking\.js.*$/, ''))
-  .replace(/\/+$/, '') + '/api/referral/';
-const EN = attr('lang') == 'en', T = EN ? {
-  email: 'Email', btn: 'Join now', busy: 'Sending…', pp: 'Privacy policy',
-  ok: 'Almost done! Please confirm your sign-up via the link in the email we just sent you.',
-  err: 'That did not work. Please try again later.'
-} : {
-  email: 'E-Mail', btn: 'Jetzt mitmachen', busy: 'Wird gesendet…', pp: 'Datenschutz',
-  ok: 'Fast geschafft! Bitte bestätige deine Anmeldung über den Link in der E-Mail, die wir dir gerade geschickt haben.',
-  err: 'Das hat leider nicht geklappt. Bitte versuche es später erneut.'
+  ROOT = (attr('base') || (S && S.src || '').replace(/\/static\/referral-tracking\.js.*$/, ''))
+  .replace(/\/+$/, ''), API = ROOT + '/api/referral/';
+// Both languages ship; the form speaks the program's (GET program → language).
+const TEXTS = {
+  en: { email: 'Email', name: 'Name (optional)', btn: 'Join now', busy: 'Sending…',
+    done: 'Almost done!', ok: 'Please confirm your sign-up via the link in the email we are sending you.',
+    bad_email: 'Please enter a valid email address.', no_consent: 'Please agree to take part.',
+    slow: 'Too many attempts. Please wait a minute and try again.',
+    offline: 'No connection. Please check your internet connection and try again.',
+    err: 'That did not work. Please try again later.', imprint: 'Legal notice', pp: 'Privacy policy' },
+  de: { email: 'E-Mail', name: 'Name (optional)', btn: 'Jetzt mitmachen', busy: 'Wird gesendet…',
+    done: 'Fast geschafft!', ok: 'Bitte bestätige deine Anmeldung über den Link in der E-Mail, die wir dir schicken.',
+    bad_email: 'Bitte gib eine gültige E-Mail-Adresse ein.', no_consent: 'Bitte stimme der Teilnahme zu.',
+    slow: 'Zu viele Versuche. Bitte warte eine Minute und versuche es dann erneut.',
+    offline: 'Keine Verbindung. Bitte prüfe deine Internetverbindung und versuche es erneut.',
+    err: 'Das hat leider nicht geklappt. Bitte versuche es später erneut.', imprint: 'Impressum', pp: 'Datenschutzerklärung' }
 },
   okRef = r => typeof r == 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(r),
   okCid = c => /^[1-9]\d{0,15}$/.test(c),
@@ -107,46 +113,101 @@ const freebie = () => {
     }).observe(D.documentElement, { childList: true, subtree: true });
   });
 };
+const http = u => /^https?:\/\//i.test(u || ''); // a "javascript:" link would be XSS
+// Our stylesheet (signup.css, every rule under .rf-box), loaded before the form shows.
+const styled = fn => {
+  if (D.querySelector('link[data-rf-css]')) return fn();
+  const l = A(el('link'), { rel: 'stylesheet', href: ROOT + '/static/css/signup.css' });
+  let done = 0; const go = () => done++ || fn();
+  l.setAttribute('data-rf-css', '');
+  l.onload = l.onerror = go;
+  setTimeout(go, 3000);
+  D.head.append(l);
+};
 const renderForm = (ref, p) => {
-  const box = el('div', 'rf-box'), f = el('form', 'rf-form');
+  const lang = TEXTS[p.language] ? p.language : TEXTS[attr('lang')] ? attr('lang') : 'de',
+    T = TEXTS[lang], box = el('div', 'rf-box'), f = el('form', 'rf-form'),
+    st = el('p', 'rf-status'), errs = {};
   box.id = 'rf-signup';
-  box.lang = EN ? 'en' : 'de';
-  if (p.company_name) box.append(el('p', 'rf-intro', p.company_name));
-  const field = (name, label, type, required) => {
+  box.lang = lang;
+  // The program's colour: a custom property through the CSSOM (the CSP allows it).
+  if (/^#[0-9a-f]{3,8}$/i.test(p.accent_color || '')) box.style.setProperty('--rf-accent', p.accent_color);
+  f.noValidate = true; // our messages, in the program's language
+  const row = (cls, ...kids) => { const d = el('div', 'rf-field ' + cls); d.append(...kids); f.append(d); return d; };
+  const hint = (name, d) => {
+    const e = A(el('p', 'rf-field-error'), { id: 'rf-' + name + '-error', hidden: true });
+    d.append(e); errs[name] = e; return e;
+  };
+  const field = (name, label, type, auto) => {
     const l = el('label', 'rf-label', label),
-      i = A(el('input', 'rf-input'), { id: 'rf-' + name, name, type, required, autocomplete: name });
+      i = A(el('input', 'rf-input'), { id: 'rf-' + name, name, type, autocomplete: auto });
     l.htmlFor = i.id;
-    f.append(l, i);
+    hint(name, row('rf-' + name + '-field', l, i));
     return i;
   };
-  const email = field('email', T.email, 'email', true),
-    name = field('name', 'Name (optional)', 'text', false);
-  const cl = el('label', 'rf-consent'),
-    cb = A(el('input'), { type: 'checkbox', id: 'rf-consent', name: 'consent', required: true });
-  cl.append(cb, el('span', 'rf-consent-text', ' ' + (p.consent_text || '')));
-  f.append(cl);
-  // http(s) only: a "javascript:" privacy_url would be XSS.
-  if (/^https?:\/\//i.test(p.privacy_url))
-    f.append(A(el('a', 'rf-privacy', T.pp), { href: p.privacy_url, target: '_blank', rel: 'noopener' }));
-  const btn = A(el('button', 'rf-submit', T.btn), { type: 'submit' }),
-    st = el('p', 'rf-status');
-  st.setAttribute('aria-live', 'polite');
-  f.append(btn);
-  box.append(f, st);
-  f.style.cssText = 'display:grid;gap:.4em;max-width:30em'; // usable unstyled
+  const email = field('email', T.email, 'email', 'email'),
+    name = field('name', T.name, 'text', 'name'),
+    cb = A(el('input', 'rf-checkbox'), { type: 'checkbox', id: 'rf-consent', name: 'consent' }),
+    cl = el('label', 'rf-consent-text', p.consent_text || '');
+  email.required = true; cb.required = true;
+  email.setAttribute('inputmode', 'email');
+  cl.htmlFor = cb.id;
+  hint('consent', row('rf-consent', cb, cl));
+  const btn = A(el('button', 'rf-submit', T.btn), { type: 'submit' });
+  st.setAttribute('role', 'status');
+  f.append(btn, st);
+  box.append(f);
+  const legal = el('p', 'rf-legal');
+  [[p.imprint_url, T.imprint], [p.privacy_url, T.pp]].forEach(([u, t]) => {
+    if (http(u)) legal.append(A(el('a', 'rf-link', t), { href: u, target: '_blank', rel: 'noopener' }));
+  });
+  if (legal.firstChild) box.append(legal);
+  const inputs = { email, name, consent: cb };
+  // A message next to its field (or under the button), read out by screen readers.
+  const show = (fields, msg) => {
+    let first;
+    Object.keys(errs).forEach(k => {
+      const m = fields[k], i = inputs[k];
+      errs[k].textContent = m || ''; errs[k].hidden = !m;
+      m ? i.setAttribute('aria-invalid', 'true') : i.removeAttribute('aria-invalid');
+      m ? i.setAttribute('aria-describedby', errs[k].id) : i.removeAttribute('aria-describedby');
+      if (m && !first) first = i;
+    });
+    st.className = 'rf-status' + (msg ? ' rf-error' : '');
+    st.textContent = msg || '';
+    if (first) first.focus();
+  };
+  const busy = on => { btn.disabled = on; btn.textContent = on ? T.busy : T.btn; f.setAttribute('aria-busy', on); };
   f.addEventListener('submit', ev => {
     try {
       ev.preventDefault();
-      btn.disabled = true; st.className = 'rf-status'; st.textContent = T.busy;
-      const b = { ref, email: email.value.trim(), consent: cb.checked, page: L.href };
+      const b = { ref, email: email.value.trim(), consent: cb.checked, page: L.href }, bad = {};
+      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(b.email)) bad.email = T.bad_email;
+      if (!b.consent) bad.consent = T.no_consent;
+      show(bad);
+      if (bad.email || bad.consent) return;
       if (name.value.trim()) b.name = name.value.trim();
       if (p.consent_version) b.consent_version = p.consent_version; // proof
-      post('register-lead', b).then(j => {
-        const ok = j && j.ok;
-        st.className = 'rf-status rf-' + (ok ? 'success' : 'error');
-        st.textContent = ok ? T.ok : (j && j.message) || T.err;
-        ok ? f.style.display = 'none' : btn.disabled = false;
-      });
+      busy(true);
+      // Accept-Language: the server's messages in the program's language too.
+      fetch(API + 'register-lead', { method: 'POST', body: JSON.stringify(b), credentials: 'omit',
+        headers: { 'Content-Type': 'application/json', 'Accept-Language': lang } })
+        .then(r => r.json().catch(() => ({})).then(j => [r.status, j]), () => [0, {}])
+        .then(([s, j]) => {
+          busy(false);
+          if (j.ok) {
+            const ok = A(el('div', 'rf-success'), { tabIndex: -1 });
+            ok.setAttribute('role', 'status');
+            ok.append(el('p', 'rf-success-title', T.done), el('p', 'rf-success-text', T.ok));
+            f.replaceWith(ok); ok.focus();
+            return;
+          }
+          const c = j.error, fl = j.fields || {};
+          if (c == 'invalid_email' || c == 'disposable_email') return show({ email: c == 'invalid_email' ? T.bad_email : j.message });
+          if (c == 'consent_required') return show({ consent: T.no_consent });
+          if (fl.email || fl.name || fl.consent) return show(fl);
+          show({}, !s ? T.offline : s == 429 ? T.slow : j.message || T.err);
+        });
     } catch (e) {}
   });
   // data-form-target, else after the tag (if in <body>), else end of <body>.
@@ -164,7 +225,7 @@ const thankyou = () => {
   trackConversion(ref, Q.get('click_id'));
   fetch(API + 'program?ref=' + ref, { credentials: 'omit' })
     .then(r => r.json())
-    .then(p => { if (p && p.ok && p.active) ready(() => renderForm(ref, p)); })
+    .then(p => { if (p && p.ok && p.active) ready(() => styled(() => renderForm(ref, p))); })
     .catch(() => {});
 };
 W.ReferralTracking = { version: '1.0.0', trackClick, trackConversion };

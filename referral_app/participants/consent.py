@@ -37,10 +37,10 @@ def current(customer: Customer) -> Wording:
     language = mail_language(customer)
     with force_locale(language):
         text = _(
-            "Yes, I want to join the referral program of %(company)s. For this, %(company)s "
-            "stores my e-mail address (and my name, if given) and sends me my personal "
-            "referral link and news about my rewards by e-mail. I can withdraw my consent at "
-            "any time with the unsubscribe link in every e-mail.",
+            "Yes, I want to join the referral program of %(company)s. For this, my e-mail "
+            "address (and my name, if given) is stored, and I get my personal referral link "
+            "and news about my rewards by e-mail. I can withdraw my consent at any time with "
+            "the unsubscribe link in every e-mail.",
             company=customer.company_name,
         )
     digest = hashlib.sha256(f"{language}\n{text}".encode()).hexdigest()[:16]

@@ -50,3 +50,68 @@ document.addEventListener("submit", function (event) {
     }
   }
 }, true);
+
+/* Small screens: the navigation folds behind the menu button (CSS does the folding only
+   when this script runs, marked by html.js; without JavaScript the links simply wrap).
+   The header is swapped with the body on boosted navigation, so listen on the document. */
+document.documentElement.classList.add("js");
+document.addEventListener("click", function (event) {
+  var button = event.target.closest ? event.target.closest(".nav-toggle") : null;
+  if (!button) return;
+  var header = button.closest(".site-header");
+  var open = button.getAttribute("aria-expanded") !== "true";
+  button.setAttribute("aria-expanded", open ? "true" : "false");
+  header.classList.toggle("menu-open", open);
+});
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape") return;
+  var button = document.querySelector('.nav-toggle[aria-expanded="true"]');
+  if (!button) return;
+  button.setAttribute("aria-expanded", "false");
+  button.closest(".site-header").classList.remove("menu-open");
+  button.focus();
+});
+
+/* Tables turn into one card per row on a phone: each cell gets its column's name
+   (data-label, shown by CSS). A table that still scrolls in its wrapper can be reached
+   and scrolled with the keyboard. */
+(function () {
+  "use strict";
+  function label(root) {
+    root.querySelectorAll(".table-wrap > table").forEach(function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+        return th.textContent.trim();
+      });
+      if (!heads.length) return;
+      table.classList.add("stacked");
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        var column = 0;
+        Array.prototype.forEach.call(row.children, function (cell) {
+          if (!cell.hasAttribute("data-label")) {
+            cell.setAttribute("data-label", cell.colSpan > 1 ? "" : heads[column] || "");
+          }
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+    focusable();
+  }
+  function focusable() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        wrap.setAttribute("tabindex", "0");
+      } else if (wrap.getAttribute("tabindex") === "0") {
+        wrap.removeAttribute("tabindex");
+      }
+    });
+  }
+  label(document);
+  document.addEventListener("htmx:afterSettle", function () {
+    label(document);
+  });
+  var timer = 0;
+  window.addEventListener("resize", function () {
+    clearTimeout(timer);
+    timer = setTimeout(focusable, 100);
+  });
+})();

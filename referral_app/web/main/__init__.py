@@ -1,4 +1,5 @@
-"""The front door: `/`, `/healthz` and the API documentation (`/api/openapi.json`, `/api/docs`)."""
+"""The front door: `/`, `/favicon.ico`, `/healthz` and the API documentation
+(`/api/openapi.json`, `/api/docs`)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ def index():
     if current_user.is_admin:
         return redirect(url_for("admin.overview"))
     return redirect(url_for("customer.overview"))
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico by themselves on every page; the layouts link the SVG."""
+    return current_app.send_static_file("favicon.ico")
 
 
 @bp.get("/healthz")
