@@ -32,6 +32,11 @@ def cookie_free_request() -> bool:
     return has_request_context() and request.blueprint in COOKIE_FREE_BLUEPRINTS
 
 
+# Outside the visitor blueprints, what a visitor's browser fetches too: the icon it asks for
+# by itself, and the public API documentation.
+COOKIE_FREE_ENDPOINTS = frozenset({"main.favicon", "main.api_docs", "static"})
+
+
 class CookieFreeSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session for customers and admins; on visitor pages it is
     never saved, so no hook that touches `session` there can set a cookie. Nor on requests
@@ -39,7 +44,11 @@ class CookieFreeSessionInterface(SecureCookieSessionInterface):
     page, and its 404 page (the app's layout, with `csrf_token()`) must not set one."""
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if cookie_free_request() or request.url_rule is None:
+        if (
+            cookie_free_request()
+            or request.url_rule is None
+            or request.endpoint in COOKIE_FREE_ENDPOINTS
+        ):
             # The last step before the answer leaves: nothing else may set a cookie either
             # (say, Flask-Login refreshing a remember-me cookie after request).
             response.headers.remove("Set-Cookie")
