@@ -160,8 +160,11 @@ def _flush_redis(app: Flask) -> None:
 
 @pytest.fixture(scope="session")
 def backend(request, tmp_path_factory) -> Iterator[tuple[str, Path]]:
-    root = tmp_path_factory.mktemp(request.param)
-    yield request.param, root
+    """pytest sets this session fixture up again each time the backend changes between two
+    tests (SQLite → MariaDB → SQLite): the second SQLite must be the same file, the one
+    `migrated` made, not a new empty one."""
+    root = Path(_migrated[request.param]) if request.param in _migrated else None
+    yield request.param, root or tmp_path_factory.mktemp(request.param)
 
 
 @pytest.fixture(scope="session")

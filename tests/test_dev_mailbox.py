@@ -17,7 +17,7 @@ def test_a_sign_up_mail_is_readable_in_the_dev_mailbox(make_app, customer):
     app = dev_app(make_app)
     setup_program(app, customer["id"])
     client = app.test_client()
-    assert "No e-mails yet" in client.get("/dev/mail").get_data(as_text=True)
+    assert "Noch keine E-Mails" in client.get("/dev/mail").get_data(as_text=True)
 
     assert signup(client, customer["ref_code"], "lea@example.org").status_code == 202
 

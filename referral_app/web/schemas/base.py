@@ -130,7 +130,9 @@ def check_query(model: type[RequestModel], *names: str) -> None:
 
 
 def check_fields(model: type[RequestModel], data: Mapping[str, Any], *names: str) -> None:
-    """Check only these fields of `data` against `model` (raises the API's 4xx answer)."""
+    """Check only these fields of `data` against `model` (raises the API's 4xx answer). An
+    empty field (a filter form left blank) counts as not given."""
+    data = {key: value for key, value in data.items() if value != ""}
     try:
         model.model_validate(data)
     except ValidationError as exc:
