@@ -256,7 +256,7 @@ def test_mail_preview_follows_the_unsaved_form(app, client, customer, logged_in)
     assert "Vorschau-Impressum 123" in html
     assert "Please confirm" in html  # the mail's language, English
     with app.app_context():
-        assert db.session.get(Customer, customer["id"]).imprint.startswith("Müller")  # nothing saved
+        assert db.session.get(Customer, customer["id"]).imprint.startswith("Müller")
 
 
 # --- participants --------------------------------------------------------------------------

@@ -26,7 +26,9 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     """A real (decodable) PNG of one colour."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     row = b"\x00" + bytes(rgb) * width
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
@@ -145,7 +147,7 @@ def test_a_coach_goes_live_and_her_visitor_gets_the_freebie(
         visitor.click("#freebie-download")
     download = info.value
     assert download.suggested_filename == "Checkliste.pdf"
-    assert open(download.path(), "rb").read() == PDF
+    assert download.path().read_bytes() == PDF
     fits(visitor)
     screenshot(visitor, f"program-{width}-07-visitor-thankyou")
     assert visitor_context.cookies() == []
