@@ -57,6 +57,7 @@ def load_config(app: Flask, config: type[Config] | dict[str, Any] | None) -> Non
 def register_extensions(app: Flask) -> None:
     from .core import db_setup
     from .extensions import babel, csrf, db, htmx, limiter, login_manager, mail, migrate
+    from .web import uploads
     from .web.public.cookieless import CookieFreeSessionInterface
 
     db.init_app(app)
@@ -65,6 +66,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     limiter.init_app(app)
     mail.init_app(app)
+    uploads.init_app(app)  # before CSRFProtect, which reads the body first
     csrf.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

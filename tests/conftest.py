@@ -272,13 +272,18 @@ def auth(client) -> AuthActions:
 
 @pytest.fixture
 def customer(app):
-    """A customer with an active program and its login (password: 'kunden-passwort')."""
+    """A customer with an active program and its login (password: 'kunden-passwort'). A
+    live program has what going live requires: an Impressum and a privacy notice."""
     from referral_app.accounts import users as accounts
 
     with app.app_context():
         customer, user = accounts.create_customer(
             "kunde@example.com", "kunden-passwort", "Müller & Söhne GmbH"
         )
+        customer.imprint = "Müller & Söhne GmbH\nHauptstraße 5\n80331 München"
+        customer.privacy_url = "https://mueller-soehne.example/datenschutz"
+        customer.freebie_title = "Checkliste: 10 Fragen vor dem Coaching"
+        customer.freebie_url = "https://mueller-soehne.example/checkliste"
         customer.referral_enabled = True
         db.session.commit()
         return {

@@ -19,6 +19,7 @@ IMPRINT = (
     "Müller & Söhne GmbH\nHauptstraße 5\n80331 München\nGeschäftsführer: Max Müller\n"
     "HRB 4711, AG München"
 )
+PRIVACY_URL = "https://mueller-soehne.example/datenschutz"
 BROWSER = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36"
@@ -31,6 +32,7 @@ def setup_program(app, customer_id: int, language: str = "de", milestones: bool 
     with app.app_context():
         customer = db.session.get(Customer, customer_id)
         customer.imprint = IMPRINT
+        customer.privacy_url = PRIVACY_URL
         customer.sender_name = "Max von Müller & Söhne"
         customer.contact_email = "hallo@mueller-soehne.example"
         customer.language = language

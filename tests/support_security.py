@@ -251,6 +251,11 @@ ARGUMENT_SOURCES = {
 PUBLIC_TOKEN_ROUTES = {
     "public.freebie",
     "public.thankyou",
+    "public.imprint",
+    "public.logo",
+    "public.freebie_image",
+    "public.download",
+    "public.theme",
     "public.hub",
     "public.hub_delete_confirm",
     "public.hub_delete",

@@ -62,7 +62,10 @@ def test_program_info_gives_the_consent_text_and_its_version(mail_app, customer)
     assert body["company_name"] == "Müller & Söhne GmbH"
     assert "Müller & Söhne GmbH" in body["consent_text"]
     assert body["consent_version"].startswith("de-")
-    assert body["privacy_url"] is None
+    assert body["privacy_url"] == "https://mueller-soehne.example/datenschutz"
+    assert body["imprint_url"] == f"http://localhost/p/{customer['ref_code']}/impressum"
+    assert body["language"] == "de" and body["accent_color"] == "#0b5cad"
+    assert body["logo_url"] is None  # none uploaded
 
 
 def test_program_info_refuses_unknown_and_inactive_programs(mail_app, customer):

@@ -3,6 +3,8 @@ mail, confirming by POST, the hub, referrals through the tracking API, the rewar
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import time_machine
 from sqlalchemy import select, text
@@ -48,7 +50,9 @@ def test_sign_up_confirm_refer_and_get_the_reward_mail_once(
             assert line in body
             assert line.replace("&", "&amp;") in html
         assert "/unsubscribe/" in body and "/unsubscribe/" in html
-        assert "/p/" not in body and "/hub/" not in body  # no referral link, no advertising
+        # no referral link, no freebie, no advertising: of the program's pages only the Impressum
+        assert "/p/" not in re.sub(r"/p/\w+/impressum", "", body) and "/hub/" not in body
+        assert re.search(r"/p/\w+/impressum", body)
         assert 'lang="de"' in html
         token = token_from(message)
 

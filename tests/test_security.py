@@ -902,6 +902,21 @@ def test_stored_payloads_are_escaped_on_every_customer_page(xss_world, customer)
             "sender_name": PAYLOAD,
             "website": PAYLOAD,
             "imprint": PAYLOAD,
+            "privacy_url": PAYLOAD,
+            "time_zone": PAYLOAD,
+            "accent_color": PAYLOAD,
+            "csrf_token": xss_world["token"],
+        },
+    )
+    _check_page(
+        client,
+        "/dashboard/freebie",
+        [],
+        method="POST",
+        data={
+            "title": PAYLOAD,
+            "description": PAYLOAD,
+            "url": JS_URL,
             "csrf_token": xss_world["token"],
         },
     )
@@ -975,8 +990,9 @@ def test_reflected_parameters_are_escaped(xss_world, customer, admin):
 def test_stored_payloads_are_escaped_on_public_pages(xss_world, customer):
     visitor = xss_world["app"].test_client()
     code = customer["ref_code"]
-    _check_page(visitor, f"/p/{code}?ref={code}", ["XSScompany", "XSSimprint"])
+    _check_page(visitor, f"/p/{code}?ref={code}", ["XSScompany"])
     _check_page(visitor, f"/p/{code}/danke", ["XSScompany"])
+    _check_page(visitor, f"/p/{code}/impressum", ["XSScompany", "XSSimprint"])
     hub = _check_page(visitor, xss_world["hub"], ["XSScompany", "XSSt", "XSStitle", "XSSdescr"])
     assert "XSSdelivery" in hub
     for url, label in re.findall(r'<a class="button" href="([^"]+)"[^>]*>([^<]+)</a>', hub):

@@ -5,6 +5,8 @@ switch. The JSON API and the dashboard forms both come through here, so both val
 from __future__ import annotations
 
 import re
+import zoneinfo
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,9 +22,21 @@ from ..core.errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import Customer
 from ..tracking.owners import forget_cached_codes
+from . import branding, uploads
 
 LANGUAGES = ("de", "en")
 MAX_IMPRINT = 5000
+MAX_URL = 500
+MAX_TIME_ZONE = 64
+MAX_DOMAINS = 20
+MAX_DOMAIN = 253
+DEFAULT_TIME_ZONE = "Europe/Berlin"
+# The program's details beside the text fields: a request that leaves one out keeps it.
+PROGRAM_FIELDS = ("privacy_url", "time_zone", "accent_color", "allowed_domains")
+# What a program needs before it may go live (German law: an Impressum; Art. 13 DSGVO: a
+# privacy notice wherever data is collected).
+LAUNCH_REQUIREMENTS = ("imprint", "privacy_url")
+_COLOR = re.compile(r"^#[0-9a-f]{6}$")
 # (field, required, max length)
 TEXT_FIELDS = (
     ("company_name", True, 200),
@@ -58,8 +72,8 @@ def get_customer(customer_id: int) -> Customer:
     return customer
 
 
-def company_dict(customer: Customer) -> dict[str, Any]:
-    """The company details as the API answers them."""
+def company_dict(customer: Customer, base_url: str = "") -> dict[str, Any]:
+    """The company details as the API answers them (`logo_url` relative without a base)."""
     return {
         "company_name": customer.company_name,
         "contact_email": customer.contact_email,
@@ -67,14 +81,107 @@ def company_dict(customer: Customer) -> dict[str, Any]:
         "website": customer.website,
         "imprint": customer.imprint,
         "language": customer.language,
+        "privacy_url": customer.privacy_url,
+        "time_zone": customer.time_zone or DEFAULT_TIME_ZONE,
+        "accent_color": customer.accent_color,
+        "allowed_domains": list(customer.allowed_domains or []),
+        "logo_url": branding.public_urls(customer, base_url)["logo_url"],
     }
 
 
-def validate_company(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+@cache
+def time_zones() -> frozenset[str]:
+    """The IANA zone names this machine knows."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _privacy_url(value: Any) -> tuple[str | None, str | None]:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, None
+    if not isinstance(value, str):
+        return None, str(_l("Please enter text."))
+    url = value.strip()
+    if "://" not in url:
+        url = "https://" + url
+    if len(url) > MAX_URL:
+        return None, str(_l("At most %(n)d characters.", n=MAX_URL))
+    if not url.lower().startswith("https://") or not web_address_ok(url):
+        return None, str(
+            _l(
+                "Please enter the https:// address of your privacy notice, like https://example.com/datenschutz."
+            )
+        )
+    return url, None
+
+
+def _time_zone(value: Any) -> tuple[str | None, str | None]:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return DEFAULT_TIME_ZONE, None
+    if isinstance(value, str) and value.strip() in time_zones():
+        return value.strip(), None
+    return None, str(_l("Choose a time zone like Europe/Berlin."))
+
+
+def _accent_color(value: Any) -> tuple[str | None, str | None]:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, None
+    color = value.strip().lower() if isinstance(value, str) else ""
+    if not _COLOR.match(color):
+        return None, str(_l("A colour like #0b5cad (# and six hex digits)."))
+    return color, None
+
+
+def _allowed_domains(value: Any) -> tuple[list[str] | None, str | None]:
+    """Host names (`example.com`, `www.example.com`); a string may list them separated by
+    commas, blanks or lines. A pasted address (`https://example.com/page`) counts as its host."""
+    if value is None:
+        return [], None
+    items = value.replace(",", " ").split() if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        return None, str(_l("A list of host names, like example.com."))
+    hosts: list[str] = []
+    for item in items:
+        host = item.strip().lower()
+        if "://" in host:
+            host = urlsplit(host).hostname or ""
+        try:
+            host = host.rstrip(".").encode("idna").decode("ascii")
+        except UnicodeError:
+            host = ""
+        if len(host) > MAX_DOMAIN or not _HOST.match(host):
+            return None, str(_l("Not a host name: %(value)s", value=item.strip()[:80]))
+        if host not in hosts:
+            hosts.append(host)
+    if len(hosts) > MAX_DOMAINS:
+        return None, str(_l("At most %(n)s entries at once.", n=MAX_DOMAINS))
+    return hosts, None
+
+
+_PROGRAM_CHECKS = {
+    "privacy_url": _privacy_url,
+    "time_zone": _time_zone,
+    "accent_color": _accent_color,
+    "allowed_domains": _allowed_domains,
+}
+
+
+def validate_company(
+    data: dict[str, Any], logo: uploads.Upload | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Clean the submitted details. Returns (clean values, field → message); never raises,
-    so a form can show every error at once next to its field."""
+    so a form can show every error at once next to its field. The program fields are in
+    `clean` only when sent; a logo's content type is `clean["logo"]`."""
     clean: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    for name, check in _PROGRAM_CHECKS.items():
+        if name in data:
+            clean[name], problem = check(data[name])
+            if problem:
+                errors[name] = problem
+    if logo is not None:
+        clean["logo"], problem = uploads.check(uploads.LOGO, logo)
+        if problem:
+            errors["logo"] = problem
     for name, required, limit in TEXT_FIELDS:
         raw = data.get(name)
         value = raw.strip() if isinstance(raw, str) else ("" if raw is None else None)
@@ -115,18 +222,38 @@ def validate_company(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
     return clean, errors
 
 
-def update_company(customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate and save. Raises ValidationFailed with every field's message. Commits."""
-    clean, errors = validate_company(data)
+def update_company(
+    customer_id: int,
+    data: dict[str, Any],
+    *,
+    logo: uploads.Upload | None = None,
+    remove_logo: bool = False,
+    base_url: str = "",
+) -> dict[str, Any]:
+    """Validate and save, the logo included: all or nothing. Raises ValidationFailed with
+    every field's message. Commits."""
+    clean, errors = validate_company(data, logo)
     if errors:
         raise ValidationFailed(str(_l("Please check the highlighted fields.")), fields=errors)
     customer = get_customer(customer_id)
     for name, _required, _limit in TEXT_FIELDS:
         setattr(customer, name, clean[name])
+    for name in PROGRAM_FIELDS:
+        if name in clean:
+            setattr(customer, name, clean[name])
     if clean["language"]:
         customer.language = clean["language"]
+    if logo is not None:
+        uploads.store(customer_id, uploads.LOGO, logo, clean["logo"])
+    elif remove_logo:
+        uploads.remove(customer_id, uploads.LOGO)
     db.session.commit()
-    return company_dict(customer)
+    return company_dict(customer, base_url)
+
+
+def missing_for_launch(customer: Customer) -> list[str]:
+    """What the program still needs before it may be switched on (LAUNCH_REQUIREMENTS)."""
+    return [name for name in LAUNCH_REQUIREMENTS if not (getattr(customer, name) or "").strip()]
 
 
 def parse_bool(value: Any) -> bool:
@@ -157,11 +284,27 @@ def set_enabled(customer_id: int, enabled: bool) -> bool:
             code="program_suspended",
             status=403,
         )
+    missing = missing_for_launch(customer) if enabled else []
+    if missing and not customer.referral_enabled:
+        raise DomainError(
+            incomplete_message(missing), code="program_incomplete", extra={"missing": missing}
+        )
     if customer.referral_enabled != enabled:
         customer.referral_enabled = enabled
         db.session.commit()
         _forget_cached_codes()
     return customer.program_active
+
+
+def incomplete_message(missing: list[str]) -> str:
+    """What the dashboard and the API say when a program cannot go live yet."""
+    names = {"imprint": _l("your Impressum"), "privacy_url": _l("the link to your privacy notice")}
+    return str(
+        _l(
+            "Before the program can go live, the company details need: %(missing)s.",
+            missing=", ".join(str(names[name]) for name in missing),
+        )
+    )
 
 
 def _forget_cached_codes() -> None:
@@ -206,9 +349,26 @@ def mail_preview_context(values: dict[str, Any], base_url: str) -> dict[str, Any
         "contact_email": text("contact_email", 254),
         "website": text("website", 500),
         "imprint": text("imprint", MAX_IMPRINT).replace("\r\n", "\n"),
+        "brand": _preview_brand(values, company_name, base),
         "confirm_url": f"{base}/api/referral/confirm-lead?token=PREVIEW",
         "unsubscribe_url": f"{base}/#preview",
         "participant_name": "Alex",
+    }
+
+
+def _preview_brand(values: dict[str, Any], company_name: str, base: str) -> dict[str, Any]:
+    """The mail's look for the typed (maybe invalid) values: what is valid shows."""
+    accent = _accent_color(values.get("accent_color"))[0] or branding.DEFAULT_ACCENT
+    privacy = _privacy_url(values.get("privacy_url"))[0]
+    logo = values.get("logo_url")
+    return {
+        "company_name": company_name,
+        "accent": accent,
+        "accent_fg": branding.text_on(accent),
+        "link": branding.link_color(accent),
+        "logo_url": f"{base}{logo}" if isinstance(logo, str) and logo.startswith("/") else None,
+        "imprint_url": None,
+        "privacy_url": privacy,
     }
 
 
@@ -240,6 +400,7 @@ def render_mail_preview(preview: dict[str, Any]) -> dict[str, Any]:
             subject=subject,
             kind="confirmation",
             customer=customer,
+            brand=preview["brand"],
             name=preview["participant_name"],
             confirm_url=preview["confirm_url"],
             unsubscribe_url=preview["unsubscribe_url"],

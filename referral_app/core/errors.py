@@ -14,6 +14,7 @@ class DomainError(Exception):
         code: str | None = None,
         status: int | None = None,
         fields: dict[str, str] | None = None,
+        extra: dict | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -22,9 +23,10 @@ class DomainError(Exception):
         if status:
             self.status = status
         self.fields = fields
+        self.extra = extra or {}  # further keys of the JSON answer (`missing`: […])
 
     def to_dict(self) -> dict:
-        body = {"ok": False, "error": self.code, "message": self.message}
+        body = {"ok": False, "error": self.code, "message": self.message, **self.extra}
         if self.fields:
             body["fields"] = self.fields
         return body

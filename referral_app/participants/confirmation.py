@@ -50,6 +50,15 @@ def _by_confirm_token(token: Any, lock: bool = False) -> Participant:
     return participant
 
 
+def program_of_token(token: Any) -> int | None:
+    """The program (customer id) a confirmation link belongs to; None for an unknown link.
+    The page behind it shows that program's name, logo, Impressum and privacy notice."""
+    try:
+        return _by_confirm_token(token).customer_id
+    except DomainError:
+        return None
+
+
 def confirmation_state(token: Any) -> tuple[str, str | None]:
     """For the page behind the mail link (a GET changes nothing): `pending`,
     `already_confirmed`, `token_expired` or `invalid_token`, and the language of the person's

@@ -24,6 +24,8 @@ from flask_babel import gettext as _
 from flask_mail import Connection, Message
 from sqlalchemy import or_, select
 
+from ..accounts import branding
+from ..accounts import freebie as freebies
 from ..core import crypto
 from ..core.queue import enqueue
 from ..core.sqlutil import begin_write
@@ -322,6 +324,7 @@ def _context(mail: OutgoingMail, participant: Participant, customer: Customer) -
     context: dict[str, Any] = {
         "kind": mail.kind,
         "customer": customer,
+        "brand": branding.brand(customer, links.base_url()),
         "name": crypto.decrypt(participant.name_encrypted) or "",
         "unsubscribe_url": links.unsubscribe_url(participant),
         "confirm_hours": int(current_app.config.get("CONFIRMATION_TOKEN_HOURS", 48)),
@@ -332,6 +335,10 @@ def _context(mail: OutgoingMail, participant: Participant, customer: Customer) -
         context["hub_url"] = links.hub_url(participant)
         context["referral_link"] = links.referral_link(customer, participant)
         context["referrals"] = participant.referrals
+    if mail.kind == WELCOME:  # never in the confirmation mail: no advertising there
+        context["freebie"] = freebies.freebie_dict(customer, links.base_url())
+    if mail.kind == WELCOME:  # never in the confirmation mail: no advertising there
+        context["freebie"] = freebies.freebie_dict(customer, links.base_url())
     if mail.kind == REWARD:
         grant = db.session.get(RewardGrant, mail.reward_grant_id)
         context["milestone"] = db.session.get(RewardMilestone, grant.reward_id) if grant else None

@@ -8,13 +8,14 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..accounts import branding
 from ..core.errors import DomainError
 from ..extensions import db
 from ..models import (
     Customer,
     Participant,
 )
-from . import consent
+from . import consent, links
 
 REF_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
@@ -62,14 +63,19 @@ def resolve_ref(ref: Any) -> tuple[Customer, Participant | None]:
 
 
 def program_info(ref: Any) -> dict[str, Any]:
-    """What the sign-up form on the thank-you page shows (referral-tracking.js)."""
+    """What the sign-up form on the thank-you page shows (referral-tracking.js): the consent
+    wording, and the program's Impressum, privacy notice and look (absolute URLs)."""
     customer, _referrer = resolve_ref(ref)
     wording = consent.current(customer)
+    urls = branding.public_urls(customer, links.base_url())
     return {
         "active": True,
         "company_name": customer.company_name,
         "consent_text": wording.text,
         "consent_version": wording.version,
         "language": wording.language,
-        "privacy_url": None,
+        "privacy_url": urls["privacy_url"],
+        "imprint_url": urls["imprint_url"],
+        "accent_color": branding.accent_of(customer),
+        "logo_url": urls["logo_url"],
     }

@@ -158,15 +158,15 @@ def forget_cached_codes() -> None:
 
 
 def hosted_program(code: str) -> Customer:
-    """The customer whose hosted freebie pages live at /p/<code> (program codes only)."""
+    """The customer whose hosted freebie pages live at /p/<code> (program codes only), also
+    while the program is off or suspended: old links keep showing the freebie, and the view
+    leaves out the tracking and the sign-up (`Customer.program_active`)."""
     try:
         owner = lookup(parse_ref(code))
     except InvalidRef:
         owner = None
     if owner is None or owner.participant_id is not None:
         raise UnknownRef(_("This referral program does not exist."))
-    if not owner.active:
-        raise ProgramInactive(_("This referral program is not active at the moment."))
     customer = db.session.get(Customer, owner.customer_id)
     assert customer is not None
     return customer

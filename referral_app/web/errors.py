@@ -66,7 +66,7 @@ def error_response(status: int, code: str, message: str, **extra):
 def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def handle_domain_error(exc: DomainError):
-        extra = {"fields": exc.fields} if exc.fields else {}
+        extra = {**exc.extra, "fields": exc.fields} if exc.fields else exc.extra
         return error_response(exc.status, exc.code, exc.message, **extra)
 
     @app.errorhandler(CSRFError)

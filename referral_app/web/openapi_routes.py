@@ -165,16 +165,19 @@ ROUTES: list[Route] = [
         CUSTOMER,
         body=requests.Toggle,
         answer=responses.ToggleAnswer,
-        errors={400: "validation_failed", 403: "program_suspended"},
+        errors={
+            400: "validation_failed / program_incomplete (with `missing`)",
+            403: "program_suspended",
+        },
     ),
     Route(
         "POST",
         f"{P}/update-company",
-        "Company details and Impressum (shown in every e-mail)",
+        "Company details, Impressum, privacy notice, branding (JSON, form or multipart+logo)",
         CUSTOMER,
         body=requests.CompanyDetails,
         answer=responses.CompanyAnswer,
-        errors={400: "validation_failed (with `fields`)"},
+        errors={400: "validation_failed (with `fields`)", 413: "payload_too_large"},
     ),
     Route(
         "GET",
@@ -443,5 +446,3 @@ ROUTES: list[Route] = [
         errors={400: "validation_failed"},
     ),
 ]
-
-OPERATIONS: dict[tuple[str, str], Route] = {(r.method, r.path): r for r in ROUTES}

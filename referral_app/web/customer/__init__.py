@@ -7,6 +7,7 @@ here so they register."""
 from . import (  # noqa: F401 - their routes join the two blueprints below
     company_pages,
     embed_pages,
+    freebie_pages,
     participant_pages,
     reward_pages,
     webhook_api,

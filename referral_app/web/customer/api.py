@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
-from ...accounts import company
+from ...accounts import company, freebie, uploads
 from ...core import readonly
 from ...extensions import csrf
 from ...models import ROLE_CUSTOMER
@@ -22,7 +22,15 @@ from ...rewards import milestones
 from ..access import current_customer_id, guard_api
 from ..schemas.base import check_query, parse_body
 from ..schemas.queries import ConversionQuery, DailyStatsQuery
-from ..schemas.requests import CompanyDetails, RewardChange, RewardInput, RewardOrder, Toggle
+from ..schemas.requests import (
+    CompanyDetails,
+    FreebieInput,
+    RewardChange,
+    RewardInput,
+    RewardOrder,
+    Toggle,
+)
+from ..uploads import checked, uploaded
 
 bp = Blueprint("customer_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)  # the guard runs CSRF itself for session logins; API keys need none
@@ -48,10 +56,45 @@ def toggle():
     return ok(enabled=company.set_enabled(current_customer_id(), enabled))
 
 
+def _base_url() -> str:
+    return str(current_app.config["PUBLIC_BASE_URL"])
+
+
 @bp.post("/update-company")
 def update_company():
+    """JSON, a form, or multipart with a `logo` file (PNG/JPEG/WebP, ≤ 512 KB); fields
+    left out of the program details (privacy_url, time_zone, …) keep their value."""
     details = parse_body(CompanyDetails)
-    return ok(company=company.update_company(current_customer_id(), details.model_dump()))
+    saved = company.update_company(
+        current_customer_id(),
+        details.model_dump(exclude_unset=True),
+        logo=uploaded("logo", uploads.LOGO),
+        remove_logo=checked("remove_logo"),
+        base_url=_base_url(),
+    )
+    return ok(company=saved)
+
+
+@bp.get("/freebie")
+def get_freebie():
+    customer = company.get_customer(current_customer_id())
+    return ok(freebie=freebie.freebie_dict(customer, _base_url()))
+
+
+@bp.post("/freebie")
+def set_freebie():
+    """JSON, a form, or multipart with `file` (the download) and `image` files."""
+    body = parse_body(FreebieInput)
+    saved = freebie.update_freebie(
+        current_customer_id(),
+        body.model_dump(),
+        file=uploaded("file", uploads.FREEBIE),
+        image=uploaded("image", uploads.FREEBIE_IMAGE),
+        remove_file=checked("remove_file"),
+        remove_image=checked("remove_image"),
+        base_url=_base_url(),
+    )
+    return ok(freebie=saved)
 
 
 @bp.get("/rewards")

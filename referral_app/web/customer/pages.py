@@ -26,7 +26,7 @@ from ...core import readonly
 from ...core.errors import DomainError
 from ...extensions import htmx
 from ...models import ROLE_CUSTOMER
-from ...reporting import dashboard, why_not_counted
+from ...reporting import checklist, dashboard, why_not_counted
 from ..access import current_customer_id, guard_pages
 from ..templating import render_page
 
@@ -72,12 +72,19 @@ def _status_context(customer_id: int) -> dict[str, Any]:
 
 @bp.get("/")
 def overview():
+    """A new program's overview leads with its launch checklist (until every step is
+    done); the live panel shows numbers from the first click on."""
     customer_id = current_customer_id()
+    status = _status_context(customer_id)
+    panel = _panel_context(customer_id)
+    totals = panel["panel"]["totals"]
+    steps = checklist.launch_checklist(status["customer"], totals["clicks"])
     return render_page(
         "customer/overview.html",
         failed_mails=dashboard.failed_mail_count(customer_id),
-        **_status_context(customer_id),
-        **_panel_context(customer_id),
+        steps=steps if not all(step.done for step in steps) else None,
+        **status,
+        **panel,
     )
 
 
@@ -118,12 +125,16 @@ def toggle():
         error = None
     except DomainError as exc:
         message, error = None, exc.message
+        missing = exc.extra.get("missing")
+    else:
+        missing = None
     if fragment_request():
         return render_page(
             "customer/overview.html",
             block="program_status",
             status_message=message,
             status_error=error,
+            status_missing=missing,
             **_status_context(customer_id),
         )
     if error:

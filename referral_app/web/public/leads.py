@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app, jsonify, make_response, redirect, render_template, request
 
+from ...accounts import branding
 from ...core.errors import DomainError
 from ...extensions import client_ip, limiter
 from ...participants import confirmation, signup
@@ -59,7 +60,10 @@ def confirm_page():
     state, language = confirmation.confirmation_state(token)
     speak(language)
     ok = state in ("pending", "already_confirmed")
-    return secret_page("public/confirm.html", 200 if ok else 400, token=token, state=state)
+    brand = branding.brand_of(confirmation.program_of_token(token))
+    return secret_page(
+        "public/confirm.html", 200 if ok else 400, token=token, state=state, brand=brand
+    )
 
 
 @bp.post("/confirm-lead")

@@ -17,7 +17,9 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ...core.errors import DomainError
+from ...accounts import branding
+from ...accounts import freebie as freebies
+from ...core.errors import DomainError, NotFound
 from ...participants.consent import mail_language
 from ...tracking import owners
 from ..errors import error_response, wants_json_response
@@ -70,6 +72,20 @@ def refuse_cross_site_forms():
     )
 
 
+def _program_page(template: str, customer, **context: Any) -> str:  # type: ignore[no-untyped-def]
+    """A hosted page in the program's language and look. While the program is off or
+    suspended it still shows the freebie, without the tracking script and the sign-up."""
+    speak(mail_language(customer))
+    return render_template(
+        template,
+        customer=customer,
+        brand=branding.brand(customer),
+        freebie=freebies.freebie_dict(customer),
+        active=customer.program_active,
+        **context,
+    )
+
+
 @bp.get("/p/<code>")
 def freebie(code: str):
     """The program's freebie page. Opened without a usable `?ref=` (the program link itself,
@@ -79,13 +95,22 @@ def freebie(code: str):
     ref = owners.hosted_ref(customer, request.args.get("ref"))
     if ref != request.args.get("ref"):
         return redirect(url_for(".freebie", code=customer.ref_code, ref=ref), code=302)
-    speak(mail_language(customer))
-    return render_template("public/freebie.html", customer=customer, ref=ref)
+    return _program_page("public/freebie.html", customer, ref=ref)
 
 
 @bp.get("/p/<code>/danke")
 def thankyou(code: str):
-    """The thank-you page the freebie page's form leads to (`?ref=…&click_id=…`)."""
+    """The thank-you page the freebie page's form leads to (`?ref=…&click_id=…`): it hands
+    out the freebie (a download or the customer's address) and offers the sign-up."""
+    return _program_page("public/thankyou.html", owners.hosted_program(code))
+
+
+@bp.get("/p/<code>/impressum")
+def imprint(code: str):
+    """The program's Impressum as a page of its own, so pages and the sign-up form can link
+    to it."""
     customer = owners.hosted_program(code)
-    speak(mail_language(customer))
-    return render_template("public/thankyou.html", customer=customer)
+    if not (customer.imprint or "").strip():
+        speak(mail_language(customer))
+        raise NotFound(_("This program has no Impressum yet."))
+    return _program_page("public/imprint.html", customer)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from flask_babel import gettext as _
 from pydantic import BeforeValidator, Field, StrictBool, StringConstraints, WithJsonSchema
 
-from ...accounts import company
+from ...accounts import company, freebie
 from ...participants import addresses, signup
 from ...reporting import admin_customers, fraud_log
 from ...rewards import milestones
@@ -21,6 +21,7 @@ from .base import RequestModel
 
 # The company form's limits as the service keeps them: name → maximum length.
 COMPANY_LIMITS = {name: limit for name, _required, limit in company.TEXT_FIELDS}
+FREEBIE_LIMITS = {name: limit for name, _required, limit in freebie.FREEBIE_FIELDS}
 # The reward editor's text limits (the service keeps them inside `milestones.validate`).
 REWARD_LIMITS = {"tier": 50, "title": 200, "description": 2000, "delivery": 2000}
 
@@ -53,6 +54,11 @@ def _split_events(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def _split_hosts(value: Any) -> Any:
+    """Host names as one string (a form's textarea): separated by commas, blanks or lines."""
+    return value.replace(",", " ").split() if isinstance(value, str) else value
 
 
 def _lenient(schema: dict[str, Any]) -> Any:
@@ -153,8 +159,42 @@ class CompanyDetails(RequestModel):
     website: Annotated[str, _text(COMPANY_LIMITS["website"])] | None = None
     sender_name: Annotated[str, _text(COMPANY_LIMITS["sender_name"])] | None = None
     language: Annotated[Literal[company.LANGUAGES] | None, BeforeValidator(_blank_is_none)] = None
+    privacy_url: Annotated[str, _text(company.MAX_URL)] | None = Field(
+        None, description="The https address of the privacy notice (Art. 13 DSGVO)."
+    )
+    time_zone: Annotated[str, _text(company.MAX_TIME_ZONE)] | None = Field(
+        None, description="An IANA time zone; empty: Europe/Berlin.", examples=["Europe/Berlin"]
+    )
+    accent_color: Annotated[str, _text(7)] | None = Field(
+        None, description="`#rrggbb`; empty: the default.", examples=["#0b5cad"]
+    )
+    allowed_domains: (
+        Annotated[
+            list[Annotated[str, _text(company.MAX_DOMAIN)]],
+            BeforeValidator(_split_hosts),
+            Field(max_length=company.MAX_DOMAINS),
+        ]
+        | None
+    ) = Field(None, description="Host names whose pages may count conversions; empty: no check.")
 
+    messages: ClassVar = {
+        "allowed_domains": lambda ctx: _("A list of host names, like example.com."),
+    }
     domain_check: ClassVar = staticmethod(company.validate_company)
+
+
+class FreebieInput(RequestModel):
+    title: Annotated[str, _text(FREEBIE_LIMITS["title"], required=True)]
+    description: (
+        Annotated[str, BeforeValidator(_crlf), _text(FREEBIE_LIMITS["description"])] | None
+    ) = None
+    url: Annotated[str, _text(FREEBIE_LIMITS["url"])] | None = Field(
+        None,
+        description="Where the thank-you page sends the visitor (required unless a file was "
+        "uploaded in the dashboard).",
+    )
+
+    domain_check: ClassVar = staticmethod(freebie.validate_freebie)
 
 
 Threshold = Annotated[int, Field(ge=1, le=milestones.MAX_THRESHOLD), BeforeValidator(_no_bool)]

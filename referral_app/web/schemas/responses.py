@@ -119,6 +119,29 @@ class Company(BaseModel):
     website: str | None = None
     imprint: str | None = Field(description="The Impressum.")
     language: str = None
+    privacy_url: str | None = Field(None, description="The privacy notice (https).")
+    time_zone: str = Field(None, description="IANA name; default Europe/Berlin.")
+    accent_color: str | None = Field(None, description="`#rrggbb`; null: the default blue.")
+    allowed_domains: list[str] = Field(
+        None, description="Host names whose pages may count conversions; empty: no check."
+    )
+    logo_url: str | None = Field(None, description="Set in the dashboard; served by this app.")
+
+
+class FreebieFile(BaseModel):
+    filename: str
+    content_type: str
+    size: Count
+    download_url: str
+
+
+class Freebie(BaseModel):
+    title: str | None
+    description: str | None
+    url: str | None = Field(description="Where the thank-you page sends the visitor.")
+    file: FreebieFile | None = Field(None, description="A file set in the dashboard.")
+    image_url: str | None = None
+    ready: bool = Field(description="A title and a file or an address: visitors get it.")
 
 
 class FraudEntry(BaseModel):
@@ -212,7 +235,10 @@ class ProgramAnswer(Answer):
     consent_text: str
     consent_version: str = None
     language: str = None
-    privacy_url: str | None = None
+    privacy_url: str | None = Field(None, description="The program's privacy notice (https).")
+    imprint_url: str | None = Field(None, description="The program's Impressum page.")
+    accent_color: str = Field(None, description="`#rrggbb`, the program's accent colour.")
+    logo_url: str | None = Field(None, description="The program's logo, served by this app.")
 
 
 class ConfirmationSent(Answer):
@@ -240,6 +266,10 @@ class ToggleAnswer(Answer):
 
 class CompanyAnswer(Answer):
     company: Company
+
+
+class FreebieAnswer(Answer):
+    freebie: Freebie
 
 
 class RewardList(Answer):
