@@ -11,11 +11,11 @@ const S = D.currentScript || D.querySelector('script[src*="referral-tracking.js"
   .replace(/\/+$/, '') + '/api/referral/';
 const EN = attr('lang') == 'en', T = EN ? {
   email: 'Email', btn: 'Join now', busy: 'Sending…', pp: 'Privacy policy',
-  ok: 'Almost done! Please confirm your sign-up via the link in the email we just sent you.',
+  ok: 'Almost done! Please check your inbox: if this address still needs confirming, an email with the link is on its way. Nothing there? Look in your spam folder, or try again in a few minutes.',
   err: 'That did not work. Please try again later.'
 } : {
   email: 'E-Mail', btn: 'Jetzt mitmachen', busy: 'Wird gesendet…', pp: 'Datenschutz',
-  ok: 'Fast geschafft! Bitte bestätige deine Anmeldung über den Link in der E-Mail, die wir dir gerade geschickt haben.',
+  ok: 'Fast geschafft! Schau in dein Postfach: Wenn diese Adresse noch bestätigt werden muss, ist eine E-Mail mit dem Link unterwegs. Nichts da? Sieh im Spam-Ordner nach oder versuche es in ein paar Minuten erneut.',
   err: 'Das hat leider nicht geklappt. Bitte versuche es später erneut.'
 },
   okRef = r => typeof r == 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(r),

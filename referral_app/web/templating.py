@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from ..core import localtime
 from ..extensions import htmx
-from ..reporting import charts
+from ..reporting import charts, fraud_labels
 
 
 def render_page(template: str, block: str = "content", **context):
@@ -53,6 +53,9 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["admin_time"] = local_time
     app.jinja_env.globals["time_zone"] = viewer_zone
+    app.jinja_env.globals["fraud_type_label"] = fraud_labels.type_label
+    app.jinja_env.globals["fraud_event_label"] = fraud_labels.event_label
+    app.jinja_env.globals["fraud_details"] = fraud_labels.details_in_words
 
     @app.context_processor
     def inject() -> dict:

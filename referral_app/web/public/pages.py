@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 
 from ...core.errors import DomainError
 from ...participants.consent import mail_language
+from ...rewards import milestones
 from ...tracking import owners
 from ..errors import error_response, wants_json_response
 from .cookieless import cross_site_post, speak
@@ -88,4 +89,8 @@ def thankyou(code: str):
     """The thank-you page the freebie page's form leads to (`?ref=…&click_id=…`)."""
     customer = owners.hosted_program(code)
     speak(mail_language(customer))
-    return render_template("public/thankyou.html", customer=customer)
+    return render_template(
+        "public/thankyou.html",
+        customer=customer,
+        milestones=milestones.list_milestones(customer.id),
+    )
