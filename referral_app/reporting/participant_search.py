@@ -72,10 +72,11 @@ class ScanResult:
 
 
 def scan(
-    query: Select, q: str, after: int | None, want: int, limit: int = SCAN_LIMIT
+    query: Select, q: str, after: int | None, want: int, limit: int | None = None
 ) -> ScanResult:
     """Up to `want` participants whose address or name contains `q`, newest first, below
-    the id `after`, decrypting at most `limit` of them."""
+    the id `after`, decrypting at most `limit` (SCAN_LIMIT) of them."""
+    limit = SCAN_LIMIT if limit is None else limit
     reader = readonly.session()
     needle = q.casefold()
     found: list[Participant] = []
