@@ -90,6 +90,8 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "noreply@localhost")
+    # Whom a customer writes to when an admin suspended their program (shown on the dashboard).
+    SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "").strip()
     MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND")
 
     WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE")

@@ -12,13 +12,13 @@ const S = D.currentScript || D.querySelector('script[src*="referral-tracking.js"
 // Both languages ship; the form speaks the program's (GET program → language).
 const TEXTS = {
   en: { email: 'Email', name: 'Name (optional)', btn: 'Join now', busy: 'Sending…',
-    done: 'Almost done!', ok: 'Please confirm your sign-up via the link in the email we are sending you.',
+    done: 'Almost done!', ok: 'Please check your inbox: if this address still needs confirming, an email with the link is on its way. Nothing there? Look in your spam folder, or try again in a few minutes.',
     bad_email: 'Please enter a valid email address.', no_consent: 'Please agree to take part.',
     slow: 'Too many attempts. Please wait a minute and try again.',
     offline: 'No connection. Please check your internet connection and try again.',
     err: 'That did not work. Please try again later.', imprint: 'Legal notice', pp: 'Privacy policy' },
   de: { email: 'E-Mail', name: 'Name (optional)', btn: 'Jetzt mitmachen', busy: 'Wird gesendet…',
-    done: 'Fast geschafft!', ok: 'Bitte bestätige deine Anmeldung über den Link in der E-Mail, die wir dir schicken.',
+    done: 'Fast geschafft!', ok: 'Schau in dein Postfach: Wenn diese Adresse noch bestätigt werden muss, ist eine E-Mail mit dem Link unterwegs. Nichts da? Sieh im Spam-Ordner nach oder versuche es in ein paar Minuten erneut.',
     bad_email: 'Bitte gib eine gültige E-Mail-Adresse ein.', no_consent: 'Bitte stimme der Teilnahme zu.',
     slow: 'Zu viele Versuche. Bitte warte eine Minute und versuche es dann erneut.',
     offline: 'Keine Verbindung. Bitte prüfe deine Internetverbindung und versuche es erneut.',

@@ -221,7 +221,8 @@ def test_participant_list_and_csv_show_the_replicas_rows(app, customer, replica,
     assert "anna@example.org" in page and "ben@example.org" not in page
     listed = client.get("/api/referral/participants").get_json()["items"]
     assert [item["email"] for item in listed] == ["anna@example.org"]
-    rows = list(csv.reader(io.StringIO(client.get("/dashboard/participants.csv").get_data(True))))
+    exported = client.get("/dashboard/participants.csv?format=plain").get_data(True)
+    rows = list(csv.reader(io.StringIO(exported)))
     assert [row[1] for row in rows[1:]] == ["anna@example.org"]
 
 
@@ -297,7 +298,9 @@ def test_admin_overview_customer_list_and_exports_read_the_replica(
     assert [row["clicks"] for row in exported] == ["7777"]
     # The page's export is a POST that writes its audit entry to the primary, then streams
     # the file from the replica.
-    exported = _csv(client.post("/admin/export/stats.csv", data={"csrf_token": token}))
+    exported = _csv(
+        client.post("/admin/export/stats.csv", data={"csrf_token": token, "format": "plain"})
+    )
     assert [row["clicks"] for row in exported] == ["7777"]
     assert sql(app, "SELECT COUNT(*) FROM audit_log WHERE action='export.stats'")[0][0]
 

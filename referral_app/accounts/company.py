@@ -269,8 +269,8 @@ def parse_bool(value: Any) -> bool:
         if lowered in ("0", "false", "off", "no"):
             return False
     raise ValidationFailed(
-        str(_l("'enabled' must be true or false.")),
-        fields={"enabled": str(_l("must be true or false"))},
+        str(_l("Please choose whether the program is on or off.")),
+        fields={"enabled": str(_l("on or off (true or false)"))},
     )
 
 
@@ -280,7 +280,12 @@ def set_enabled(customer_id: int, enabled: bool) -> bool:
     customer = get_customer(customer_id)
     if enabled and customer.suspended_at is not None:
         raise DomainError(
-            str(_l("An administrator has suspended this program. Please contact support.")),
+            str(
+                _l(
+                    "An administrator has suspended this program, so it cannot be switched on. "
+                    "The reason and whom to contact are on your dashboard."
+                )
+            ),
             code="program_suspended",
             status=403,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -15,6 +16,7 @@ from ..models import ROLE_ADMIN, ROLE_CUSTOMER, ApiKey, Customer, CustomerStats,
 
 API_KEY_PREFIX = "rk_"
 MIN_PASSWORD_LENGTH = 8
+MAX_KEY_NAME = 100
 # Compared against when the e-mail is unknown, so a login takes as long either way.
 _DUMMY_HASHES: dict[str, str] = {}
 
@@ -118,10 +120,14 @@ def set_password(user: User, password: str) -> None:
 
 def create_api_key(user: User, name: str | None = None) -> tuple[ApiKey, str]:
     """A new key for `user`. Returns the row and the raw key, which is shown only once."""
+    name = (name or "").strip()
+    if len(name) > MAX_KEY_NAME:
+        message = _l("The name is too long (at most %(n)d characters).", n=MAX_KEY_NAME)
+        raise ValidationFailed(str(message), code="name_too_long", fields={"name": str(message)})
     raw = API_KEY_PREFIX + crypto.new_token(32)
     key = ApiKey(
         user=user,
-        name=(name or "").strip()[:100] or None,
+        name=name or None,
         prefix=raw[:10],
         key_hash=crypto.token_hash(raw),
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -55,18 +56,29 @@ class SignUp:
     consent_version: str | None
 
 
+def _field_words(name: str) -> str:
+    """How a message names a sign-up field (never by its parameter)."""
+    words = {
+        "name": _l("Your name"),
+        "page": _l("The page address"),
+        "consent_version": _l("The consent version"),
+    }
+    return str(words.get(name, _l("This entry")))
+
+
 def _optional_text(fields: Mapping[str, Any], name: str, limit: int) -> str | None:
     value = fields.get(name)
     if value is None:
         return None
+    what = _field_words(name)
     if not isinstance(value, str):
         raise ValidationFailed(
-            _("%(field)s must be text.", field=name), fields={name: _("must be text")}
+            _("%(what)s must be text.", what=what), fields={name: _("must be text")}
         )
     value = value.strip()
     if len(value) > limit:
         raise ValidationFailed(
-            _("%(field)s is too long (at most %(limit)s characters).", field=name, limit=limit),
+            _("%(what)s is too long (at most %(limit)s characters).", what=what, limit=limit),
             fields={name: _("too long")},
         )
     return value or None

@@ -38,6 +38,7 @@ from .audit_trail import record_audit
 from .paging import parse_positive_int
 
 CUSTOMERS_PER_PAGE = 25
+MAX_SEARCH = 100
 RECENT_FRAUD = 10
 MAX_REASON = 500
 PROGRAM_ACTIONS = ("enable", "disable", "suspend", "unsuspend")
@@ -63,7 +64,10 @@ class CustomerQuery:
 
     @classmethod
     def parse(cls, args: Mapping[str, Any]) -> CustomerQuery:
-        q = str(args.get("q") or "").strip()[:100]
+        q = str(args.get("q") or "").strip()
+        if len(q) > MAX_SEARCH:
+            message = _("The search text is too long (at most %(n)d characters).", n=MAX_SEARCH)
+            raise ValidationFailed(message, fields={"q": message})
         sort = str(args.get("sort") or "conversions").strip()
         if sort not in SORTS:
             message = _("Sort by one of: %(sorts)s.", sorts=", ".join(SORTS))

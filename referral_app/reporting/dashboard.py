@@ -203,15 +203,15 @@ def daily_stats(customer_id: int, first: str | None, last: str | None) -> list[d
     assert start is not None and end is not None
     if start > end:
         raise ValidationFailed(
-            str(_l("'from' must not be after 'to'.")),
+            str(_l("The start date must not be after the end date.")),
             code="invalid_range",
-            fields={"from": str(_l("after 'to'"))},
+            fields={"from": str(_l("after the end date"))},
         )
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         raise ValidationFailed(
             str(_l("At most %(n)d days at once.", n=MAX_RANGE_DAYS)),
             code="invalid_range",
-            fields={"to": str(_l("at most %(n)d days after 'from'", n=MAX_RANGE_DAYS))},
+            fields={"to": str(_l("at most %(n)d days after the start date", n=MAX_RANGE_DAYS))},
         )
     keep = ("date", *COUNTERS)
     return [{name: day[name] for name in keep} for day in daily_rows(customer_id, start, end)]

@@ -2,8 +2,9 @@
 
 - Streamed: a generator over id-ordered batches (keyset, never OFFSET), so 10,000 customers
   or a million log entries never sit in memory at once.
-- UTF-8 with a byte-order mark, so Excel opens umlauts correctly (scripts read it with
-  `utf-8-sig`; `bom=False` leaves it out). Comma-separated, quoted by the csv module.
+- In a `core.csvfile` format: `de` for a German Excel (semicolon, byte order mark, decimal
+  comma, local times in Europe/Berlin or a chosen zone) or `plain` for scripts (comma, ISO
+  times in UTC; scripts read the byte order mark with `utf-8-sig`, `bom=False` leaves it out).
 - CSV injection: a text cell that begins with = + - @, a tab or a carriage return gets a
   leading apostrophe, so a spreadsheet shows it as text instead of running it as a formula.
 - Read from the read replica when there is one (core/readonly.py); the audit entry that
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..core import csvfile, readonly
-from ..core.formats import iso, percent
+from ..core.formats import percent
 from ..extensions import db
 from ..models import COUNTERS, Customer, CustomerStats, DailyStats, FraudLogEntry
 from ..tracking import stats
@@ -62,30 +63,35 @@ FRAUD_COLUMNS = (
 WINDOW_COUNTERS = ("clicks", "unique_clicks", "conversions", "suspicious_conversions", "leads")
 
 
-def start_stats_export(admin_id: int | None, via: str, bom: bool = True) -> Iterator[str]:
+def start_stats_export(
+    admin_id: int | None, via: str, fmt: csvfile.CsvFormat = csvfile.PLAIN
+) -> Iterator[str]:
     """Record the export in the audit trail (now, committed), then hand back the lazy CSV."""
-    record_audit(admin_id, "export.stats", "customer", None, {"via": via})
+    record_audit(admin_id, "export.stats", "customer", None, {"via": via, "format": fmt.name})
     db.session.commit()
-    return stats_csv(bom=bom)
+    return stats_csv(fmt)
 
 
 def start_fraud_export(
-    admin_id: int | None, via: str, filters: FraudFilter, bom: bool = True
+    admin_id: int | None,
+    via: str,
+    filters: FraudFilter,
+    fmt: csvfile.CsvFormat = csvfile.PLAIN,
 ) -> Iterator[str]:
     record_audit(
         admin_id,
         "export.fraud_log",
         "fraud_log",
         None,
-        {"via": via, "filters": filters.as_args(page=None)},
+        {"via": via, "format": fmt.name, "filters": filters.as_args(page=None)},
     )
     db.session.commit()
-    return fraud_csv(filters, bom=bom)
+    return fraud_csv(filters, fmt)
 
 
-def stats_csv(bom: bool = True, batch: int = BATCH) -> Iterator[str]:
+def stats_csv(fmt: csvfile.CsvFormat = csvfile.PLAIN, batch: int = BATCH) -> Iterator[str]:
     """One row per customer (totals, rates, the last 30 days), header first, by id."""
-    return csvfile.stream(_stats_rows(batch), bom=bom, chunk_rows=batch)
+    return csvfile.stream(_stats_rows(batch), fmt=fmt, chunk_rows=batch)
 
 
 def _stats_rows(batch: int) -> Iterator[list[Any]]:
@@ -117,9 +123,9 @@ def _stats_rows(batch: int) -> Iterator[list[Any]]:
                     customer.ref_code,
                     "yes" if customer.program_active else "no",
                     "yes" if customer.referral_enabled else "no",
-                    iso(customer.suspended_at) or "",
+                    customer.suspended_at,
                     customer.suspended_reason or "",
-                    iso(customer.created_at) or "",
+                    customer.created_at,
                     *(counters[name] for name in COUNTERS),
                     percent(counters["conversions"], counters["unique_clicks"]),
                     percent(counters["suspicious_conversions"], counters["conversions"]),
@@ -153,9 +159,11 @@ def _window_sums(
     }
 
 
-def fraud_csv(filters: FraudFilter, bom: bool = True, batch: int = BATCH) -> Iterator[str]:
+def fraud_csv(
+    filters: FraudFilter, fmt: csvfile.CsvFormat = csvfile.PLAIN, batch: int = BATCH
+) -> Iterator[str]:
     """The fraud log under `filters` (all pages), newest first, header first."""
-    return csvfile.stream(_fraud_rows(filters, batch), bom=bom, chunk_rows=batch)
+    return csvfile.stream(_fraud_rows(filters, batch), fmt=fmt, chunk_rows=batch)
 
 
 def _fraud_rows(filters: FraudFilter, batch: int) -> Iterator[list[Any]]:
@@ -192,14 +200,14 @@ def _fraud_rows(filters: FraudFilter, batch: int) -> Iterator[list[Any]]:
         yield from (
             [
                 row.id,
-                iso(row.created_at),
+                row.created_at,
                 row.type,
                 row.event or "",
                 row.customer_id or "",
                 row.company_name or "",
                 row.ref_code or "",
                 json.dumps(row.details or {}, ensure_ascii=False, sort_keys=True),
-                iso(row.reviewed_at) or "",
+                row.reviewed_at,
                 row.reviewed_by or "",
             ]
             for row in rows

@@ -47,11 +47,22 @@ def page_size(raw: Any, default: int = PAGE_SIZE) -> int:
         value = 0
     if not 1 <= value <= MAX_PAGE_SIZE:
         raise ValidationFailed(
-            str(_l("'limit' must be between 1 and %(n)d.", n=MAX_PAGE_SIZE)),
+            str(_l("Ask for 1 to %(n)d entries per page.", n=MAX_PAGE_SIZE)),
             code="invalid_limit",
             fields={"limit": str(_l("1 to %(n)d", n=MAX_PAGE_SIZE))},
         )
     return value
+
+
+# How a message names a number a person typed or a link carried (never its parameter).
+FIELD_WORDS = {
+    "customer_id": _l("The customer number"),
+    "user_id": _l("The user number"),
+    "target_id": _l("The object number"),
+    "page": _l("The page number"),
+    "days": _l("The number of days"),
+    "ids": _l("Each entry number"),
+}
 
 
 def parse_positive_int(raw: Any, field: str, *, default: int | None = None) -> int | None:
@@ -61,6 +72,11 @@ def parse_positive_int(raw: Any, field: str, *, default: int | None = None) -> i
         return default
     text = str(raw).strip()
     if not text.isdigit() or len(text) > 12 or int(text) < 1:
-        message = _("%(field)s must be a positive whole number.", field=field)
+        what = FIELD_WORDS.get(field)
+        message = (
+            _("%(what)s must be a positive whole number.", what=what)
+            if what
+            else _("Please enter a positive whole number.")
+        )
         raise ValidationFailed(message, fields={field: message})
     return int(text)

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ..core import crypto, readonly
-from ..core.errors import DomainError, NotFound, ValidationFailed
+from ..core.errors import NotFound, ValidationFailed
 from ..core.formats import iso
 from ..extensions import db
 from ..models import (
@@ -20,23 +20,13 @@ from ..models import (
     RewardGrant,
     RewardMilestone,
 )
-from ..participants.addresses import normalise_email
+from . import participant_search
 from .paging import PAGE_SIZE, decode_cursor, encode_cursor
 
 PARTICIPANT_STATUSES = (PENDING_STATUS, CONFIRMED_STATUS, UNSUBSCRIBED_STATUS)
 
 
-def normalise_search_email(text: str) -> str:
-    """The searched address in the form sign-up stored and hashed (participants service),
-    so an exact search finds it however it was typed."""
-
-    try:
-        return normalise_email(text)
-    except DomainError:
-        return text.strip().lower()
-
-
-def _participant_query(customer_id: int, status: str | None, q: str | None):
+def _participant_query(customer_id: int, status: str | None):
     query = select(Participant).where(Participant.customer_id == customer_id)
     if status:
         if status not in PARTICIPANT_STATUSES:
@@ -46,14 +36,12 @@ def _participant_query(customer_id: int, status: str | None, q: str | None):
                 fields={"status": ", ".join(PARTICIPANT_STATUSES)},
             )
         query = query.where(Participant.status == status)
-    q = (q or "").strip()
-    if q:
-        # The address is stored encrypted: only an exact match on its keyed hash can find it.
-        email_hash = crypto.keyed_hash("email", normalise_search_email(q))
-        query = query.where(
-            or_(Participant.email_hash == email_hash, Participant.ref_code == q.upper())
-        )
     return query
+
+
+def _has_exact_match(query, q: str) -> bool:
+    reader = readonly.session()
+    return reader.scalar(query.where(participant_search.exact_condition(q)).limit(1)) is not None
 
 
 def _rewards_of(
@@ -105,20 +93,38 @@ def list_participants(
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> dict[str, Any]:
-    """One page of the customer's participants, newest first, with referrals and rewards."""
-    query = _participant_query(customer_id, status, q)
+    """One page of the customer's participants, newest first, with referrals and rewards.
+
+    `q`: a whole address or referral code finds that participant (index); any other text
+    is searched in the decrypted addresses and names, at most
+    `participant_search.SCAN_LIMIT` per page (`search_incomplete` says the page stopped
+    there; its `next_cursor` searches on)."""
+    query = _participant_query(customer_id, status)
+    q = participant_search.clean_query(q)
     after = decode_cursor(cursor)
-    if after is not None:
-        query = query.where(Participant.id < after)
     reader = readonly.session()
-    rows = list(reader.scalars(query.order_by(Participant.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    incomplete = False
+    if q and not _has_exact_match(query, q):
+        result = participant_search.scan(query, q, after, want=limit + 1)
+        rows, incomplete = result.found, result.incomplete
+        next_after = rows[limit - 1].id if len(rows) > limit else result.next_after
+        rows = rows[:limit]
+    else:
+        if q:
+            query = query.where(participant_search.exact_condition(q))
+        if after is not None:
+            query = query.where(Participant.id < after)
+        rows = list(reader.scalars(query.order_by(Participant.id.desc()).limit(limit + 1)))
+        next_after = rows[limit - 1].id if len(rows) > limit else None
+        rows = rows[:limit]
     rewards = _rewards_of(reader, [p.id for p in rows])
-    return {
+    page: dict[str, Any] = {
         "items": [_participant_item(p, rewards.get(p.id, [])) for p in rows],
-        "next_cursor": encode_cursor(rows[-1].id) if more and rows else None,
+        "next_cursor": encode_cursor(next_after) if next_after is not None else None,
     }
+    if q:
+        page["search_incomplete"] = incomplete
+    return page
 
 
 def get_participant(customer_id: int, participant_id: int) -> dict[str, Any]:
@@ -148,25 +154,47 @@ def participants_csv_rows(
     customer_id: int, status: str | None = None, q: str | None = None
 ) -> Iterator[list[Any]]:
     """Every participant matching the filter, a header row first, read in batches. The
-    filters are checked now, before a streamed response has started."""
-    _participant_query(customer_id, status, q)
-    return _csv_rows(customer_id, status, q)
+    filters are checked now, before a streamed response has started. Times stay
+    datetimes: the CSV format writes them (local or ISO)."""
+    query = _participant_query(customer_id, status)
+    q = participant_search.clean_query(q)
+    return _csv_rows(query, q)
 
 
-def _csv_rows(customer_id: int, status: str | None, q: str | None) -> Iterator[list[Any]]:
-    yield list(CSV_COLUMNS)
+def _matching(query, q: str) -> Iterator[Participant]:
+    if q and not _has_exact_match(query, q):
+        yield from participant_search.scan_all(query, q)
+        return
+    if q:
+        query = query.where(participant_search.exact_condition(q))
     reader = readonly.session()
     after: int | None = None
     while True:
-        query = _participant_query(customer_id, status, q)
-        if after is not None:
-            query = query.where(Participant.id < after)
-        batch = list(reader.scalars(query.order_by(Participant.id.desc()).limit(500)))
+        statement = query if after is None else query.where(Participant.id < after)
+        batch = list(reader.scalars(statement.order_by(Participant.id.desc()).limit(500)))
         if not batch:
             return
-        rewards = _rewards_of(reader, [p.id for p in batch])
-        for participant in batch:
-            item = _participant_item(participant, rewards.get(participant.id, []))
-            item["rewards"] = "; ".join(f"{r['tier']}: {r['title']}" for r in item["rewards"])
-            yield [item[column] for column in CSV_COLUMNS]
+        yield from batch
         after = batch[-1].id
+
+
+def _csv_rows(query, q: str) -> Iterator[list[Any]]:
+    yield list(CSV_COLUMNS)
+    reader = readonly.session()
+    pending: list[Participant] = []
+    for participant in _matching(query, q):
+        pending.append(participant)
+        if len(pending) == 500:
+            yield from _csv_batch(reader, pending)
+            pending = []
+    yield from _csv_batch(reader, pending)
+
+
+def _csv_batch(reader: readonly.Reader, batch: list[Participant]) -> Iterator[list[Any]]:
+    rewards = _rewards_of(reader, [p.id for p in batch])
+    for participant in batch:
+        item = _participant_item(participant, rewards.get(participant.id, []))
+        item["rewards"] = "; ".join(f"{r['tier']}: {r['title']}" for r in item["rewards"])
+        item["created_at"] = participant.created_at
+        item["confirmed_at"] = participant.confirmed_at
+        yield [item[column] for column in CSV_COLUMNS]

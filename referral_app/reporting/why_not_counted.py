@@ -21,33 +21,10 @@ from ..models import (
     Conversion,
     utcnow,
 )
+from .fraud_labels import reason_text
 
 NOT_COUNTED_DAYS = 30
 NOT_COUNTED_SCAN = 500
-REASONS = {
-    "duplicate": _l("Already counted: this visitor used this link within the last 24 hours."),
-    "bot_user_agent": _l("A bot or automated browser, not a person."),
-    "click_rate_limit": _l("Rate limit: too many clicks from this visitor in a short time."),
-    "ip_daily_limit": _l("Rate limit: too many clicks from one network (IP address) today."),
-    "conversion_rate_limit": _l(
-        "Rate limit: more than one conversion from one network within 24 hours."
-    ),
-    "fast_conversion": _l("Too fast: under 5 seconds between the click and the conversion."),
-    "no_prior_click": _l("No prior click: the visitor never clicked a referral link."),
-    "duplicate_fingerprint": _l("The same device was already counted."),
-    "self_referral": _l("Self-referral: a participant used their own link."),
-    "disposable_email": _l("A throwaway e-mail address."),
-    "alias_email": _l("A near-identical copy of an existing participant's e-mail address."),
-    "velocity": _l("Unusually many conversions for one participant within an hour."),
-    "program_inactive": _l("The program was switched off at the time."),
-}
-
-
-def reason_text(code: str | None) -> str:
-    """The plain-language reason for a rule's code; unknown codes are still named."""
-    if code in REASONS:
-        return str(REASONS[code])
-    return str(_l("Held back by the rule “%(code)s”.", code=code or "?"))
 
 
 def _latest(model, customer_id: int, since: datetime):

@@ -15,9 +15,9 @@ from ...models import ROLE_ADMIN
 from ...reporting import admin_customers, admin_overview, audit_trail, backtest, fraud_log
 from ...reporting import exports as admin_export
 from ..access import guard_api
-from ..downloads import csv_response
+from ..downloads import csv_format, csv_response
 from ..schemas.base import check_query, parse_body
-from ..schemas.queries import FraudExportQuery, FraudLogQuery
+from ..schemas.queries import FraudExportQuery, FraudLogQuery, StatsExportQuery
 from ..schemas.requests import FraudReview, ProgramAction
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/referral")
@@ -26,8 +26,9 @@ guard_api(bp, ROLE_ADMIN)
 bp.after_request(readonly.remember_write)  # read-your-writes with a replica
 
 
-def _wants_bom() -> bool:
-    return request.args.get("bom", "1") not in ("0", "false", "no")
+def _csv_format():
+    """The API keeps its plain CSV by default (API.md); `format=de` asks for Excel's."""
+    return csv_format(request.args, default="plain")
 
 
 @bp.get("/get-overview")
@@ -50,15 +51,17 @@ def get_fraud_log():
 
 @bp.get("/export-stats")
 def export_stats():
-    chunks = admin_export.start_stats_export(current_user.id, "api", bom=_wants_bom())
+    check_query(StatsExportQuery, "format", "zone", "bom")
+    chunks = admin_export.start_stats_export(current_user.id, "api", _csv_format())
     return csv_response(chunks, "referral-stats")
 
 
 @bp.get("/export-fraud-log")
 def export_fraud_log():
-    check_query(FraudExportQuery, "since", "until")
+    check_query(FraudExportQuery, "since", "until", "format", "zone", "bom")
     filters = fraud_log.FraudFilter.parse(request.args)
-    chunks = admin_export.start_fraud_export(current_user.id, "api", filters, bom=_wants_bom())
+    fmt = _csv_format()
+    chunks = admin_export.start_fraud_export(current_user.id, "api", filters, fmt)
     return csv_response(chunks, "referral-fraud-log")
 
 

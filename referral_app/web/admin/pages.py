@@ -4,15 +4,13 @@ Every action is a form POST with CSRF that redirects back with a flash message."
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Blueprint, flash, redirect, request, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ...core import readonly
 from ...core.errors import NotFound, ValidationFailed
+from ...core.localtime import ADMIN_ZONE
 from ...models import FRAUD_TYPES, ROLE_ADMIN
 from ...reporting import admin_customers, admin_overview, audit_trail
 from ...reporting import backtest as backtests
@@ -20,7 +18,7 @@ from ...reporting import exports as admin_export
 from ...reporting import fraud_log as fraud_logs
 from ..access import guard_pages
 from ..auth import safe_next
-from ..downloads import csv_response
+from ..downloads import csv_format, csv_response
 from ..schemas.base import check_fields, check_query
 from ..schemas.queries import FraudLogFilter, FraudLogQuery
 from ..templating import render_page
@@ -28,18 +26,6 @@ from ..templating import render_page
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 guard_pages(bp, ROLE_ADMIN, anonymous_status=401)
 bp.after_request(readonly.remember_write)  # read-your-writes with a replica
-
-
-@bp.app_template_filter("admin_time")
-def admin_time(value: str | None) -> str:
-    """An API time (ISO-8601, UTC) as the admin's locale writes it, in UTC."""
-    if not value:
-        return "—"
-    try:
-        moment = datetime.fromisoformat(value.removesuffix("Z"))
-    except ValueError:
-        return value
-    return format_datetime(moment, "short")
 
 
 def _back(default: str):
@@ -183,9 +169,12 @@ def export():
 @bp.post("/export/stats.csv")
 def export_stats():
     """A POST (with CSRF) because the export is an audited action; the answer is the file."""
-    chunks = admin_export.start_stats_export(
-        current_user.id, "page", bom=request.form.get("bom", "1") != "0"
-    )
+    try:
+        fmt = csv_format(request.form, zone=ADMIN_ZONE)
+    except ValidationFailed as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.export"))
+    chunks = admin_export.start_stats_export(current_user.id, "page", fmt)
     return csv_response(chunks, "referral-stats")
 
 
@@ -194,12 +183,11 @@ def export_fraud_log():
     try:
         check_fields(FraudLogFilter, request.form.to_dict(), "since", "until")
         filters = fraud_logs.FraudFilter.parse(request.form)
+        fmt = csv_format(request.form, zone=ADMIN_ZONE)
     except ValidationFailed as exc:
         flash(exc.message, "error")
         return redirect(url_for("admin.export"))
-    chunks = admin_export.start_fraud_export(
-        current_user.id, "page", filters, bom=request.form.get("bom", "1") != "0"
-    )
+    chunks = admin_export.start_fraud_export(current_user.id, "page", filters, fmt)
     return csv_response(chunks, "referral-fraud-log")
 
 

@@ -13,6 +13,8 @@ from ...extensions import db, limiter
 from ...models import utcnow
 from ..templating import render_page
 
+MAX_EMAIL = 254  # RFC 5321: no longer address exists
+
 bp = Blueprint("auth", __name__)
 
 
@@ -41,8 +43,12 @@ def login():
     error = None
     email = ""
     if request.method == "POST":
-        email = (request.form.get("email") or "").strip()[:254]
+        email = (request.form.get("email") or "").strip()
         password = request.form.get("password") or ""
+        if len(email) > MAX_EMAIL:
+            email = ""
+            error = _("The e-mail address is too long (at most %(n)d characters).", n=MAX_EMAIL)
+            return render_page("auth/login.html", error=error, email=email), 400
         user = accounts.authenticate(email, password)
         if user is None:
             error = _("E-mail address or password is wrong.")
@@ -60,7 +66,9 @@ def login():
 def login_throttled(_exc):
     """Too many attempts: the login form again, saying so (not a bare error page)."""
     message = _("Too many login attempts. Please wait a few minutes and try again.")
-    email = (request.form.get("email") or "").strip()[:254]
+    email = (request.form.get("email") or "").strip()
+    if len(email) > MAX_EMAIL:
+        email = ""
     return render_page("auth/login.html", error=message, email=email), 429
 
 

@@ -9,6 +9,7 @@ from flask_login import current_user
 from ...accounts import company
 from ...accounts import users as accounts
 from ...core import qr
+from ...core.errors import ValidationFailed
 from ..access import current_customer_id
 from ..templating import render_page
 from .pages import _status_context, base_url, bp, done
@@ -34,11 +35,12 @@ def embed_qr(kind: str):
     return response
 
 
-def _api_keys_page(new_key: str | None = None, status: int = 200):
+def _api_keys_page(new_key: str | None = None, status: int = 200, error: str | None = None):
     return render_page(
         "customer/api_keys.html",
         keys=accounts.list_api_keys(current_user),
         new_key=new_key,
+        error=error,
     ), status
 
 
@@ -50,7 +52,10 @@ def api_keys():
 @bp.post("/api-keys")
 def api_key_create():
     """The new key is shown in this answer only (no redirect: it must not be stored)."""
-    _key, raw = accounts.create_api_key(current_user, request.form.get("name"))
+    try:
+        _key, raw = accounts.create_api_key(current_user, request.form.get("name"))
+    except ValidationFailed as exc:
+        return _api_keys_page(error=exc.message, status=400)
     response, status = _api_keys_page(new_key=raw, status=201)
     return response, status, {"Cache-Control": "no-store"}
 

@@ -67,7 +67,11 @@ def _panel_context(customer_id: int) -> dict[str, Any]:
 
 def _status_context(customer_id: int) -> dict[str, Any]:
     customer = company.get_customer(customer_id)
-    return {"customer": customer, "links": company.program_links(customer, base_url())}
+    return {
+        "customer": customer,
+        "links": company.program_links(customer, base_url()),
+        "support_email": current_app.config.get("SUPPORT_EMAIL") or "",
+    }
 
 
 @bp.get("/")

@@ -11,17 +11,17 @@ from flask_login import current_user
 from ...core import csvfile
 from ...core.errors import ValidationFailed
 from ...participants import erasure, export
-from ...reporting import participant_list, why_not_counted
+from ...reporting import participant_list, participant_search, why_not_counted
 from ..access import current_customer_id
-from ..downloads import csv_response
-from ..templating import render_page
+from ..downloads import csv_format, csv_response
+from ..templating import render_page, viewer_zone
 from .pages import bp, done
 
 
 def _participant_filters() -> dict[str, str | None]:
     return {
         "status": request.args.get("status") or None,
-        "q": (request.args.get("q") or "").strip()[:254] or None,
+        "q": (request.args.get("q") or "").strip() or None,
     }
 
 
@@ -35,7 +35,7 @@ def participants():
         )
     except ValidationFailed as exc:
         page, error = {"items": [], "next_cursor": None}, exc.message
-    return render_page(
+    answer = render_page(
         "customer/participants.html",
         block="participant_list",
         page=page,
@@ -44,14 +44,30 @@ def participants():
         statuses=participant_list.PARTICIPANT_STATUSES,
         status_labels=why_not_counted.STATUS_LABELS,
         first_page=not request.args.get("cursor"),
+        scan_limit=participant_search.SCAN_LIMIT,
     )
+    return answer, (400 if error else 200)
 
 
 @bp.get("/participants.csv")
 def participants_csv():
     """Every participant matching the list's filters, streamed (no page size limit)."""
-    rows = participant_list.participants_csv_rows(current_customer_id(), **_participant_filters())
-    return csv_response(csvfile.stream(rows), "participants")
+    customer_id = current_customer_id()
+    filters = _participant_filters()
+    try:
+        fmt = csv_format(request.args, zone=viewer_zone())
+        rows = participant_list.participants_csv_rows(customer_id, **filters)
+    except ValidationFailed as exc:
+        return render_page(
+            "customer/participants.html",
+            page={"items": [], "next_cursor": None},
+            filters=filters,
+            error=exc.message,
+            statuses=participant_list.PARTICIPANT_STATUSES,
+            status_labels=why_not_counted.STATUS_LABELS,
+            first_page=True,
+        ), 400
+    return csv_response(csvfile.stream(rows, fmt=fmt), "participants")
 
 
 @bp.get("/participants/<int:participant_id>/export.json")

@@ -21,6 +21,7 @@ from ...accounts import branding
 from ...accounts import freebie as freebies
 from ...core.errors import DomainError, NotFound
 from ...participants.consent import mail_language
+from ...rewards import milestones
 from ...tracking import owners
 from ..errors import error_response, wants_json_response
 from .cookieless import cross_site_post, speak
@@ -102,7 +103,9 @@ def freebie(code: str):
 def thankyou(code: str):
     """The thank-you page the freebie page's form leads to (`?ref=…&click_id=…`): it hands
     out the freebie (a download or the customer's address) and offers the sign-up."""
-    return _program_page("public/thankyou.html", owners.hosted_program(code))
+    customer = owners.hosted_program(code)
+    ladder = milestones.list_milestones(customer.id)
+    return _program_page("public/thankyou.html", customer, milestones=ladder)
 
 
 @bp.get("/p/<code>/impressum")

@@ -20,7 +20,13 @@ def _limit(default: int, maximum: int) -> Any:
 
 class ParticipantQuery(RequestModel):
     status: Literal[participant_list.PARTICIPANT_STATUSES] | None = None
-    q: str | None = Field(None, description="An e-mail address or a referral code.")
+    q: str | None = Field(
+        None,
+        max_length=254,
+        description="A whole e-mail address or referral code (exact, indexed), or part of "
+        "a name or address (searched in the decrypted participants, a bounded number per "
+        "page; see `search_incomplete`).",
+    )
     cursor: Cursor = None
     limit: int = _limit(paging.PAGE_SIZE, paging.MAX_PAGE_SIZE)
 
@@ -60,6 +66,18 @@ class DeliveryQuery(RequestModel):
 
 PageNumber = Annotated[int | None, Field(ge=1, description="Page number, from 1.")]
 Bom = Annotated[Literal["0", "1"] | None, Field(description="UTF-8 BOM (Excel); default 1.")]
+CsvFormatName = Annotated[
+    Literal["de", "plain"] | None,
+    Field(
+        description="`plain` (default here): comma, decimal point, ISO-8601 times in UTC. "
+        "`de`: German Excel: semicolon, BOM, decimal comma, times as 06.12.2026 14:05 "
+        "in `zone`."
+    ),
+]
+Zone = Annotated[
+    str | None,
+    Field(None, max_length=64, description="IANA time zone for `format=de`; Europe/Berlin."),
+]
 
 
 class FraudLogFilter(RequestModel):
@@ -81,10 +99,14 @@ class FraudLogQuery(FraudLogFilter):
 
 class FraudExportQuery(FraudLogFilter):
     bom: Bom = None
+    format: CsvFormatName = None
+    zone: Zone = None
 
 
 class StatsExportQuery(RequestModel):
     bom: Bom = None
+    format: CsvFormatName = None
+    zone: Zone = None
 
 
 class CustomerDetailsQuery(RequestModel):

@@ -144,7 +144,7 @@ class Toggle(RequestModel):
         Any, _lenient({"type": "boolean", "description": "true/false (a form: 1/0, on/off)."})
     ]
 
-    messages: ClassVar = {"enabled": lambda ctx: _("must be true or false")}
+    messages: ClassVar = {"enabled": lambda ctx: _("on or off (true or false)")}
 
 
 class CompanyDetails(RequestModel):

@@ -287,6 +287,11 @@ class RewardAnswer(Answer):
 class ParticipantPage(Answer):
     items: list[Participant]
     next_cursor: str | None
+    search_incomplete: bool | None = Field(
+        None,
+        description="With `q`: true when this page stopped after decrypting the search's "
+        "bound of participants; `next_cursor` searches the older ones.",
+    )
 
 
 class Consent(BaseModel):
