@@ -86,7 +86,7 @@ def test_admin_drills_down_filters_the_fraud_log_and_exports(
         panel = page.locator("#drilldown #customer-panel")
         sync_api.expect(panel).to_be_visible()
         sync_api.expect(panel).to_contain_text("Müller & Söhne GmbH")
-        sync_api.expect(panel).to_contain_text("fast_conversion")
+        sync_api.expect(panel).to_contain_text("Conversion zu schnell nach dem Klick")
         assert "/admin/customers" in page.url and f"/customers/{shop}" not in page.url
         page.screenshot(path=str(ARTIFACTS / f"{shot}-drilldown.png"), full_page=True)
 
@@ -112,7 +112,7 @@ def test_admin_drills_down_filters_the_fraud_log_and_exports(
         target = ARTIFACTS / f"{shot}-{download.suggested_filename}"
         download.save_as(str(target))
         text = target.read_bytes().decode("utf-8-sig")
-        assert text.startswith("customer_id,company_name,")
+        assert text.startswith("customer_id;company_name;")  # the German Excel default
         assert "Müller & Söhne GmbH" in text and "Andere Agentur" in text
         assert download.suggested_filename.startswith("referral-stats-")
         page.screenshot(path=str(ARTIFACTS / f"{shot}-export.png"), full_page=True)

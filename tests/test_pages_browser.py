@@ -31,11 +31,13 @@ pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = (390, 1280)
-LONG_NAME = "Maximiliane-Theodora Leutheusser-Schnarrenberger-Wolkenkuckucksheim " * 2
+LONG_NAME = ("Maximiliane-Theodora Leutheusser-Schnarrenberger-Wolkenkuckucksheim " * 2)[
+    :100
+]  # the limit
 LONG_EMAIL = (
     "sehr.lange.adresse.einer.teilnehmerin.mit.vielen.punkten@unterdomain.beispiel-firma.example"
 )
-LONG_KEY_NAME = "Zapier-Integration-fuer-den-Newsletter-und-das-CRM-System-der-Firma-" * 2
+LONG_KEY_NAME = ("Zapier-Integration-fuer-den-Newsletter-und-das-CRM-System-der-Firma-" * 2)[:100]
 AXE_RUN = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
   .filter(v => v.impact === 'serious' || v.impact === 'critical')
   .map(v => `${v.impact} ${v.id}: ${v.help} -> `
@@ -72,6 +74,9 @@ def _seed(app) -> Seed:
             "kunde@example.com", "kunden-passwort", "Müller & Söhne Coaching GmbH"
         )
         customer.referral_enabled = True
+        customer.freebie_title = "Checkliste: 10 Fragen vor dem Coaching"
+        customer.freebie_url = "https://mueller-soehne.example/checkliste"
+        customer.privacy_url = "https://mueller-soehne.example/datenschutz"
         db.session.commit()
         ids = {"id": customer.id, "code": customer.ref_code, "user_id": user.id}
         accounts.create_api_key(user, LONG_KEY_NAME)

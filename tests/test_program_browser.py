@@ -22,6 +22,13 @@ pytestmark = pytest.mark.browser
 PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 
 
+def open_nav(page) -> None:
+    """On a phone the dashboard's navigation sits behind the menu button."""
+    toggle = page.locator(".nav-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+
+
 def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     """A real (decodable) PNG of one colour."""
 
@@ -105,6 +112,7 @@ def test_a_coach_goes_live_and_her_visitor_gets_the_freebie(
     screenshot(coach, f"program-{width}-04-company-saved")
 
     # The freebie: a title, a text and a PDF.
+    open_nav(coach)
     coach.click('nav a[href="/dashboard/freebie"]')
     expect(coach.locator("#freebie-missing")).to_be_visible()
     coach.fill("#title", "Checkliste: 10 Fragen vor dem Coaching")
@@ -119,6 +127,7 @@ def test_a_coach_goes_live_and_her_visitor_gets_the_freebie(
     screenshot(coach, f"program-{width}-05-freebie")
 
     # Now the switch works.
+    open_nav(coach)
     coach.click('nav a[href="/dashboard/"]')
     coach.click("#toggle-button")
     expect(coach.locator('[data-program-state="on"]')).to_be_visible()
