@@ -13,6 +13,7 @@ from .support_browser import (  # noqa: F401
     serve,
     wait_htmx_ready,
 )
+from .support_participants import setup_program
 
 pytestmark = pytest.mark.browser
 
@@ -81,4 +82,37 @@ def test_the_admins_filters_show_bad_input(make_app, chromium_browser, admin, wi
         wait_htmx_ready(page)
         page.locator("#backtest-form .field-error").first.wait_for()
         screenshot(page, f"errors-backtest-{width}")
+    page.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_moving_a_reward_asks_first_and_says_what_changed(
+    make_app,
+    chromium_browser,
+    customer,
+    width,  # noqa: F811
+):
+    """↑/↓ changes which reward needs how many referrals: it must never happen silently."""
+    app = make_app()
+    setup_program(app, customer["id"])  # Checkliste 3, Workbook 5, Coaching 10
+    page = chromium_browser.new_page(locale="de-DE", viewport={"width": width, "height": 900})
+    asked: list[str] = []
+    with serve(app) as base:
+        log_in(page, base, customer["email"], customer["password"])
+        page.goto(f"{base}/dashboard/rewards")
+        wait_htmx_ready(page)
+        down = page.locator("li.milestone").first.locator("form").nth(1).locator("button")
+
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        down.click()
+        wait_htmx_ready(page)
+        assert "ab 5 Empfehlungen" in asked[0] and "„Checkliste“" in asked[0]
+        assert "Checkliste" in page.locator("li.milestone").first.inner_text()  # unchanged
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        down.click()
+        page.locator("#reward-editor .flash-success").wait_for()
+        assert "„Checkliste“ gibt es jetzt ab 5 Empfehlungen" in page.inner_text("#reward-editor")
+        assert "Workbook" in page.locator("li.milestone").first.inner_text()
+        screenshot(page, f"errors-reward-moved-{width}")
     page.close()
