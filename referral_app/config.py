@@ -56,7 +56,6 @@ class Config:
 
     SECRET_KEY = os.environ.get("SECRET_KEY")
     HASH_KEY = os.environ.get("HASH_KEY")
-    HASH_KEYS = [HASH_KEY] if HASH_KEY else []
     # Rotation: the first key encrypts, every key still decrypts (docs/deployment.md).
     DATA_KEYS = _keys("DATA_KEYS", "DATA_KEY")
     DATA_KEY = DATA_KEYS[0] if DATA_KEYS else None
@@ -166,7 +165,6 @@ class DevelopmentConfig(Config):
     DEBUG = False
     SECRET_KEY = Config.SECRET_KEY or DEV_SECRET_KEY
     HASH_KEY = Config.HASH_KEY or DEV_HASH_KEY
-    HASH_KEYS = Config.HASH_KEYS or [DEV_HASH_KEY]
     MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND", True)
 
 
@@ -177,7 +175,6 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
     HASH_KEY = "test-hash-key"
-    HASH_KEYS: list[str] = []
     DATA_KEY = None
     DATA_KEYS: list[str] = []
     SQLALCHEMY_DATABASE_URI = "sqlite://"
@@ -221,12 +218,12 @@ def config_from_env() -> type[Config]:
 def check_secrets(config: Mapping[str, Any]) -> list[str]:
     """Refuse (RuntimeError) what must never run; return warnings for what may, loudly.
 
-    Production needs SECRET_KEY, HASH_KEY(S) and DATA_KEY(S), none of them a development
+    Production needs SECRET_KEY, HASH_KEY and DATA_KEY(S), none of them a development
     value or shorter than MIN_KEY_LENGTH characters. Development with the public development
     keys gets a warning on every start."""
     env = config.get("ENV_NAME")
     secret = config.get("SECRET_KEY") or ""
-    hash_keys = list(config.get("HASH_KEYS") or []) or [config.get("HASH_KEY") or ""]
+    hash_keys = [config.get("HASH_KEY") or ""]
     data_keys = list(config.get("DATA_KEYS") or []) or [config.get("DATA_KEY") or ""]
     if env != "production":
         if not secret or not hash_keys[0]:

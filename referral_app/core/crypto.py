@@ -32,7 +32,7 @@ def _one_fernet(raw: str) -> Fernet:
         return Fernet(base64.urlsafe_b64encode(hashlib.sha256(raw.encode()).digest()))
 
 
-def data_keys() -> list[str]:
+def _data_keys() -> list[str]:
     """DATA_KEYS (newest first), else DATA_KEY, else one derived from SECRET_KEY (a first look
     only; production refuses to start without a DATA_KEY)."""
     config = current_app.config
@@ -42,7 +42,7 @@ def data_keys() -> list[str]:
 
 def _fernet() -> MultiFernet:
     """Encrypts with the newest key, decrypts with any (cached per app and key list)."""
-    keys = tuple(data_keys())
+    keys = tuple(_data_keys())
     cache = current_app.extensions.setdefault("fernet", {})
     if keys not in cache:
         cache.clear()
