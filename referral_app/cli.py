@@ -20,6 +20,7 @@ from . import demo
 from .accounts import users as accounts
 from .core import key_rotation
 from .core.errors import DomainError
+from .participants import rehash
 from .tracking import recount
 
 
@@ -106,6 +107,18 @@ def register(app: Flask) -> None:
         value no key decrypts: it is left as it was)."""
 
         summary = key_rotation.reencrypt_all()
+        emit(summary)
+        if not summary["ok"]:
+            sys.exit(1)
+
+    @keys_group.command("rehash")
+    def keys_rehash() -> None:
+        """Make every participant's e-mail and link-token hashes again under the newest of
+        HASH_KEYS, keyed per program (exit 1 when some address no data key decrypts: its
+        hashes are left as they were). Links mailed under an older key keep working while
+        that key is listed; run it again after removing a key to retire its links."""
+
+        summary = rehash.rehash_all()
         emit(summary)
         if not summary["ok"]:
             sys.exit(1)

@@ -55,10 +55,12 @@ class Config:
     DEBUG = False
 
     SECRET_KEY = os.environ.get("SECRET_KEY")
-    HASH_KEY = os.environ.get("HASH_KEY")
-    # Rotation: the first key encrypts, every key still decrypts (docs/deployment.md).
+    # Rotation: the first hash key makes new hashes and link tokens, every key is still
+    # accepted; the first data key encrypts, every key still decrypts (docs/deployment.md).
     DATA_KEYS = _keys("DATA_KEYS", "DATA_KEY")
     DATA_KEY = DATA_KEYS[0] if DATA_KEYS else None
+    HASH_KEYS = _keys("HASH_KEYS", "HASH_KEY")
+    HASH_KEY = HASH_KEYS[0] if HASH_KEYS else None
 
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or (
         f"sqlite:///{INSTANCE_DIR / 'referral.sqlite3'}"
@@ -107,6 +109,9 @@ class Config:
     RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": 1, "socket_connect_timeout": 1}
     RATELIMIT_PUBLIC_API = "10/second;100/minute;1000/hour"
     RATELIMIT_LOGIN = "10/minute;50/hour"
+    # An IPv6 client is keyed (rate limits, visitor hashes, per-IP rules) on its network of
+    # this many bits: one subscriber usually holds a whole /64 (core/netaddr.py).
+    IPV6_PREFIX_LENGTH = _int("IPV6_PREFIX_LENGTH", 64)
 
     BABEL_DEFAULT_LOCALE = "de"
     BABEL_DEFAULT_TIMEZONE = "UTC"
@@ -175,6 +180,7 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key"  # noqa: S105 - tests only
     HASH_KEY = "test-hash-key"
+    HASH_KEYS: list[str] = []
     DATA_KEY = None
     DATA_KEYS: list[str] = []
     SQLALCHEMY_DATABASE_URI = "sqlite://"
@@ -223,7 +229,7 @@ def check_secrets(config: Mapping[str, Any]) -> list[str]:
     keys gets a warning on every start."""
     env = config.get("ENV_NAME")
     secret = config.get("SECRET_KEY") or ""
-    hash_keys = [config.get("HASH_KEY") or ""]
+    hash_keys = list(config.get("HASH_KEYS") or []) or [config.get("HASH_KEY") or ""]
     data_keys = list(config.get("DATA_KEYS") or []) or [config.get("DATA_KEY") or ""]
     if env != "production":
         if not secret or not hash_keys[0]:

@@ -26,6 +26,7 @@ from .models import (
     User,
     utcnow,
 )
+from .participants import addresses
 from .tracking import recount
 
 DEMO_CUSTOMER = {
@@ -129,8 +130,8 @@ def _participants(
                 customer_id=customer_id,
                 ref_code=codes.participant_code(),
                 email_encrypted=crypto.encrypt(email),
-                email_hash=crypto.keyed_hash("email", email),
-                alias_hash=crypto.keyed_hash("alias", email),
+                email_hash=addresses.email_hash(customer_id, email),
+                alias_hash=addresses.alias_hash(customer_id, email),
                 name_encrypted=crypto.encrypt(name),
                 status=CONFIRMED_STATUS if confirmed else PENDING_STATUS,
                 consent_text_id=consent_id,
@@ -165,7 +166,7 @@ def _events(
             at = datetime.combine(day, time(rng.randint(7, 21), rng.randint(0, 59)))
             if at > now:
                 at = now - timedelta(minutes=rng.randint(1, 300))
-            fingerprint = crypto.keyed_hash("demo-visitor", day.isoformat(), str(n))
+            fingerprint = crypto.customer_hash(customer_id, "demo-visitor", day.isoformat(), str(n))
             status = rng.choices(
                 [STATUS_TRACKED, STATUS_DUPLICATE, STATUS_BLOCKED], weights=[85, 10, 5]
             )[0]
@@ -175,7 +176,7 @@ def _events(
                 ref_code=code,
                 salt_id=0,
                 fingerprint=fingerprint,
-                ip_hash=crypto.keyed_hash("demo-ip", day.isoformat(), str(n % 7)),
+                ip_hash=crypto.customer_hash(customer_id, "demo-ip", day.isoformat(), str(n % 7)),
                 status=status,
                 reason="bot_user_agent" if status == STATUS_BLOCKED else None,
                 first_in_period=True if status == STATUS_TRACKED else None,

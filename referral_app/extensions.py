@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 
 from .core.crypto import keyed_hash
+from .core.netaddr import ip_key
 
 # Stable constraint names, so Alembic migrations run the same on SQLite and MariaDB.
 NAMING_CONVENTION = {
@@ -32,8 +33,8 @@ def client_ip() -> str:
 
 def client_key() -> str:
     """A rate-limit bucket per client without the raw IP in the limiter's storage (Redis,
-    shared by all app servers): a keyed hash of the address."""
-    return keyed_hash("ratelimit", client_ip())
+    shared by all app servers): a keyed hash of the address (IPv6: of its /64, `ip_key`)."""
+    return keyed_hash("ratelimit", ip_key(client_ip()))
 
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))

@@ -119,10 +119,14 @@ def participant_row(app, email_hash_of: str | None = None, participant_id: int |
         if participant_id is not None:
             row = db.session.get(Participant, participant_id)
         else:
-            row = db.session.scalar(
-                select(Participant).where(
-                    Participant.email_hash == addresses.email_hash(email_hash_of)
-                )
+            # The hash is keyed per program: the row of any program with this address.
+            row = next(
+                (
+                    p
+                    for p in db.session.scalars(select(Participant).order_by(Participant.id))
+                    if p.email_hash == addresses.email_hash(p.customer_id, email_hash_of)
+                ),
+                None,
             )
         if row is not None:
             db.session.expunge(row)

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from referral_app.extensions import db, limiter
+from referral_app.models import Participant
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,7 +168,9 @@ def remember_device(app, participant_id: int, ip: str, ua: str) -> None:
     from referral_app.tracking import visitor
 
     with app.app_context():
-        visitor.remember_participant_device(participant_id, visitor.identify(ip, ua))
+        owner = db.session.get(Participant, participant_id)
+        seen = visitor.identify(ip, ua, customer_id=owner.customer_id)
+        visitor.remember_participant_device(participant_id, seen)
         db.session.commit()
 
 

@@ -1,7 +1,11 @@
 """Keyed hashing, encryption at rest and secret tokens.
 
 - Visitor and e-mail hashes are HMAC-SHA256 keyed with HASH_KEY (never stored in the DB), so a
-  copy of the database alone cannot reverse them by trying all 2^32 IPv4 addresses.
+  copy of the database alone cannot reverse them by trying all 2^32 IPv4 addresses. What is
+  stored per program is keyed per program (`customer_key`: HMAC(HASH_KEY, "customer:"+id)),
+  so two programs' rows of the same address or visitor cannot be joined.
+- HASH_KEYS rotates the hash key (newest first): new hashes and tokens use the newest, look-ups
+  try every key, and `flask keys rehash` moves stored hashes to the newest.
 - E-mail addresses and names are encrypted with Fernet (AES-128-CBC + HMAC) under the newest
   of DATA_KEYS; older keys still decrypt, and `flask keys reencrypt` moves rows to the newest.
 - Tokens (confirmation, hub, API keys) are random; only their SHA-256 is stored.
@@ -18,11 +22,42 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 
 
+def hash_keys() -> list[str]:
+    """HASH_KEYS (newest first), else the one-key form HASH_KEY."""
+    config = current_app.config
+    return list(config.get("HASH_KEYS") or []) or [config["HASH_KEY"]]
+
+
 def keyed_hash(*parts: str, key: str | None = None) -> str:
-    """HMAC-SHA256 over the parts (joined unambiguously), hex. Key: HASH_KEY."""
-    secret = (key or current_app.config["HASH_KEY"]).encode()
+    """HMAC-SHA256 over the parts (joined unambiguously), hex. Key: the newest HASH_KEYS."""
+    secret = (key or hash_keys()[0]).encode()
     message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def customer_key(customer_id: int, key: str | None = None) -> str:
+    """One program's own hash key, derived from the hash key: its stored hashes of an address
+    or visitor differ from every other program's, so no join links them."""
+    return keyed_hash("customer:" + str(int(customer_id)), key=key)
+
+
+def customer_hash(customer_id: int, *parts: str, key: str | None = None) -> str:
+    """`keyed_hash` under the program's key (derived from `key`, default the newest)."""
+    return keyed_hash(*parts, key=customer_key(customer_id, key))
+
+
+def customer_hashes(customer_id: int, *parts: str) -> list[str]:
+    """Every value a stored hash of these parts may have: under each of HASH_KEYS, per
+    program and (rows from before per-program keys, until `flask keys rehash`) global."""
+    keys = hash_keys()
+    return [customer_hash(customer_id, *parts, key=k) for k in keys] + [
+        keyed_hash(*parts, key=k) for k in keys
+    ]
+
+
+def key_id(key: str) -> str:
+    """A short name of one hash key that reveals nothing of it (to tell which key made what)."""
+    return keyed_hash("key-id", key=key)[:16]
 
 
 def _one_fernet(raw: str) -> Fernet:

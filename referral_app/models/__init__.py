@@ -14,7 +14,7 @@ from .delivery import OutgoingMail, WebhookAttempt, WebhookDelivery, WebhookEndp
 from .participant import CONFIRMED as CONFIRMED_STATUS
 from .participant import PENDING as PENDING_STATUS
 from .participant import UNSUBSCRIBED as UNSUBSCRIBED_STATUS
-from .participant import ConsentText, Participant, ParticipantDevice
+from .participant import ConsentText, Participant, ParticipantDevice, RetiredLinkToken
 from .reward import RewardGrant, RewardMilestone
 from .stats import (
     COUNTERS,
@@ -64,6 +64,7 @@ __all__ = [
     "OutgoingMail",
     "Participant",
     "ParticipantDevice",
+    "RetiredLinkToken",
     "RateCounter",
     "RewardGrant",
     "RewardMilestone",

@@ -97,3 +97,21 @@ class ParticipantDevice(db.Model):
     salt_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RetiredLinkToken(db.Model):
+    """The hash of a hub or confirmation token made under an older HASH_KEYS key, so a link
+    mailed before `flask keys rehash` moved the participant's row to the newest key still
+    opens (the row's own column holds the newest key's hash). `key_id` names the key
+    (`crypto.key_id`): once that key is no longer in HASH_KEYS, the command deletes the row
+    and the old link stops working."""
+
+    __tablename__ = "retired_link_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("referral_leads.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16))  # "hub" | "confirm"
+    key_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,5 +1,10 @@
 """E-mail addresses: validated, stored encrypted (Fernet, DATA_KEY) and found by a keyed
 hash; a second keyed hash of the canonical form (Gmail dots, +tags) spots near-duplicates.
+
+Both hashes are keyed per program (`crypto.customer_hash`), so the same address has other
+hashes in every program. New rows get the newest of HASH_KEYS; look-ups try every key (and
+the global hashes of rows from before per-program keys) until `flask keys rehash` has moved
+every row to the newest key.
 """
 
 from __future__ import annotations
@@ -47,12 +52,22 @@ def canonical_email(address: str) -> str:
     return f"{local}@{domain}"
 
 
-def email_hash(address: str) -> str:
-    return crypto.keyed_hash("email", address)
+def email_hash(customer_id: int, address: str, key: str | None = None) -> str:
+    """What a new row of program `customer_id` stores (under the newest hash key)."""
+    return crypto.customer_hash(customer_id, "email", address, key=key)
 
 
-def alias_hash(address: str) -> str:
-    return crypto.keyed_hash("alias", canonical_email(address))
+def alias_hash(customer_id: int, address: str, key: str | None = None) -> str:
+    return crypto.customer_hash(customer_id, "alias", canonical_email(address), key=key)
+
+
+def email_hashes(customer_id: int, address: str) -> list[str]:
+    """Every value a stored `email_hash` of this address in this program may have."""
+    return crypto.customer_hashes(customer_id, "email", address)
+
+
+def alias_hashes(customer_id: int, address: str) -> list[str]:
+    return crypto.customer_hashes(customer_id, "alias", canonical_email(address))
 
 
 def is_disposable(address: str) -> bool:

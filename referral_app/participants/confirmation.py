@@ -41,7 +41,7 @@ class Confirmation:
 def _by_confirm_token(token: Any, lock: bool = False) -> Participant:
     if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
         raise visitor_error("invalid_token")
-    query = select(Participant).where(Participant.confirm_token_hash == crypto.token_hash(token))
+    query = links.by_token("confirm", token)
     if lock:
         query = query.with_for_update()
     participant = db.session.scalar(query)
@@ -76,8 +76,8 @@ def confirmation_state(token: Any) -> tuple[str, str | None]:
 def confirm(token: Any, ip: str, user_agent: str) -> Confirmation:
     """The POST behind the confirmation link. Single use: the second time it answers
     `already_confirmed` (while the link is valid). Commits."""
-    _by_confirm_token(token)  # cheap refusal before taking the write lock
-    visitor = visitor_service.identify(ip, user_agent)
+    known = _by_confirm_token(token)  # cheap refusal before taking the write lock
+    visitor = visitor_service.identify(ip, user_agent, customer_id=known.customer_id)
     begin_write(db.session())
     participant = _by_confirm_token(token, lock=True)
     now = utcnow().replace(microsecond=0)

@@ -54,6 +54,7 @@ def unsubscribe(participant_id: int, token: Any) -> None:
         participant.unsubscribed_at = utcnow()
         participant.confirm_token_hash = None
         participant.confirm_token_expires_at = None
+        links.forget_confirm_tokens(participant)
     db.session.commit()
 
 

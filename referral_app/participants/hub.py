@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 
-from ..core import crypto, qr
+from ..core import qr
 from ..core.errors import NotFound
 from ..core.sqlutil import begin_write
 from ..extensions import db
@@ -42,9 +42,7 @@ class Hub:
 def participant_by_hub_token(token: Any) -> Participant:
     if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
         raise NotFound(_("This link is not valid (any more)."))
-    participant = db.session.scalar(
-        select(Participant).where(Participant.hub_token_hash == crypto.token_hash(token))
-    )
+    participant = db.session.scalar(links.by_token("hub", token))
     if participant is None:
         raise NotFound(_("This link is not valid (any more)."))
     return participant
@@ -54,7 +52,7 @@ def hub(token: Any, ip: str, user_agent: str) -> Hub:
     """Everything the participant's own page shows. Notes their device (self-referral
     rule), so it commits."""
     participant = participant_by_hub_token(token)
-    visitor = visitor_service.identify(ip, user_agent)
+    visitor = visitor_service.identify(ip, user_agent, customer_id=participant.customer_id)
     begin_write(db.session())
     visitor_service.remember_participant_device(participant.id, visitor)
     db.session.commit()

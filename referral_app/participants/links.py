@@ -7,6 +7,12 @@ in the database) over the participant and the token's purpose, cut to 192 bits. 
 key they are as unguessable as random tokens; a copy of the database alone yields none.
 A new confirmation link is a new expiry time; erasing a participant removes the hashes, and
 with the row gone no link of theirs matches anything again.
+
+Rotation (HASH_KEYS, newest first): a mail carries the token whose hash the row stores (made
+under whichever listed key made it), else the newest key's; `flask keys rehash` moves the
+rows to the newest key and keeps the older keys' hashes in `retired_link_tokens`, so links
+already mailed keep working while their key is listed. The unsubscribe token (not stored:
+its link carries the participant id) is checked against every listed key.
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from flask import current_app
+from sqlalchemy import delete, or_, select
 
-from ..core.crypto import keyed_hash, token_hash
-from ..models import Customer, Participant
+from ..core.crypto import hash_keys, keyed_hash, token_hash
+from ..extensions import db
+from ..models import Customer, Participant, RetiredLinkToken
 
 TOKEN_BYTES = 24  # 192 bits, above the 128-bit minimum
 CONFIRM_PATH = "/api/referral/confirm-lead"
@@ -27,29 +35,89 @@ HUB_PATH = "/hub/"
 UNSUBSCRIBE_PATH = "/unsubscribe/"
 
 
-def _derived(purpose: str, *parts: str) -> str:
-    digest = bytes.fromhex(keyed_hash(f"{purpose}-token", *parts))[:TOKEN_BYTES]
+def _derived(purpose: str, *parts: str, key: str | None = None) -> str:
+    digest = bytes.fromhex(keyed_hash(f"{purpose}-token", *parts, key=key))[:TOKEN_BYTES]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def confirm_token(participant: Participant) -> str | None:
-    """The current confirmation token; None when none was issued."""
+def _confirm_parts(participant: Participant) -> tuple[str, ...] | None:
     expires = participant.confirm_token_expires_at
     if expires is None:
         return None
-    return _derived("confirm", str(participant.id), expires.replace(microsecond=0).isoformat())
+    return (str(participant.id), expires.replace(microsecond=0).isoformat())
+
+
+def _hub_parts(participant: Participant) -> tuple[str, ...]:
+    return (str(participant.id), participant.ref_code)
+
+
+def stored_key(purpose: str, stored: str | None, parts: tuple[str, ...]) -> str | None:
+    """The listed hash key whose token's hash is `stored`; None if none is."""
+    if not stored:
+        return None
+    for key in hash_keys():
+        if hmac.compare_digest(token_hash(_derived(purpose, *parts, key=key)), stored):
+            return key
+    return None
+
+
+def _stored_or_newest(purpose: str, stored: str | None, parts: tuple[str, ...]) -> str:
+    key = stored_key(purpose, stored, parts) or hash_keys()[0]
+    return _derived(purpose, *parts, key=key)
+
+
+def newest_token(purpose: str, parts: tuple[str, ...]) -> str:
+    return _derived(purpose, *parts, key=hash_keys()[0])
+
+
+def confirm_token(participant: Participant) -> str | None:
+    """The current confirmation token (the one the row stores a hash of); None when none
+    was issued."""
+    parts = _confirm_parts(participant)
+    if parts is None:
+        return None
+    return _stored_or_newest("confirm", participant.confirm_token_hash, parts)
 
 
 def hub_token(participant: Participant) -> str:
-    return _derived("hub", str(participant.id), participant.ref_code)
+    return _stored_or_newest("hub", participant.hub_token_hash, _hub_parts(participant))
 
 
 def unsubscribe_token(participant: Participant) -> str:
-    return _derived("unsubscribe", str(participant.id), participant.ref_code)
+    return newest_token("unsubscribe", _hub_parts(participant))
 
 
 def unsubscribe_token_matches(participant: Participant, token: str) -> bool:
-    return hmac.compare_digest(unsubscribe_token(participant), token or "")
+    """Made under any listed key? Every key is compared (constant time), none skipped."""
+    presented = token if isinstance(token, str) else ""
+    parts = _hub_parts(participant)
+    matches = [
+        hmac.compare_digest(_derived("unsubscribe", *parts, key=key), presented)
+        for key in hash_keys()
+    ]
+    return any(matches)
+
+
+def by_token(purpose: str, token: str):
+    """A statement for the participant a hub or confirmation token belongs to: the row's own
+    hash, or an older key's hash kept by `flask keys rehash`."""
+    hashed = token_hash(token)
+    column = Participant.hub_token_hash if purpose == "hub" else Participant.confirm_token_hash
+    retired = select(RetiredLinkToken.participant_id).where(
+        RetiredLinkToken.token_hash == hashed, RetiredLinkToken.purpose == purpose
+    )
+    return select(Participant).where(or_(column == hashed, Participant.id.in_(retired)))
+
+
+def forget_confirm_tokens(participant: Participant) -> None:
+    """The older keys' hashes of the confirmation link go with it (caller's transaction)."""
+    if participant.id is not None:
+        db.session.execute(
+            delete(RetiredLinkToken).where(
+                RetiredLinkToken.participant_id == participant.id,
+                RetiredLinkToken.purpose == "confirm",
+            )
+        )
 
 
 def base_url() -> str:
@@ -80,8 +148,11 @@ def issue_confirm_token(participant: Participant, now: datetime) -> None:
     working. Whole seconds: MariaDB's DATETIME keeps no fractions, and the token is derived
     from this time."""
     hours = int(current_app.config.get("CONFIRMATION_TOKEN_HOURS", 48))
+    forget_confirm_tokens(participant)
     participant.confirm_token_expires_at = (now + timedelta(hours=hours)).replace(microsecond=0)
-    participant.confirm_token_hash = token_hash(confirm_token(participant) or "")
+    parts = _confirm_parts(participant)
+    assert parts is not None
+    participant.confirm_token_hash = token_hash(newest_token("confirm", parts))
 
 
 def confirm_token_valid_for_a_while(participant: Participant, now: datetime) -> bool:

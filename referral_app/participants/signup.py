@@ -39,7 +39,14 @@ from ..tracking import visitor as visitor_service
 from ..webhooks import events
 from . import consent, links
 from . import mail as mail_service
-from .addresses import alias_hash, email_hash, is_disposable, normalise_email
+from .addresses import (
+    alias_hash,
+    alias_hashes,
+    email_hash,
+    email_hashes,
+    is_disposable,
+    normalise_email,
+)
 from .program import REF_PATTERN, resolve_ref, visitor_error
 
 MAX_NAME_LENGTH = 100
@@ -107,7 +114,7 @@ def register(fields: Mapping[str, Any], ip: str, user_agent: str) -> str:
     tests only: the API answers the same in every case. Commits."""
     signup = parse_signup(fields)
     customer, referrer = resolve_ref(signup.ref)
-    visitor = visitor_service.identify(ip, user_agent)
+    visitor = visitor_service.identify(ip, user_agent, customer_id=customer.id)
     if is_disposable(signup.email):
         begin_write(db.session())
         _fraud_log(
@@ -120,16 +127,16 @@ def register(fields: Mapping[str, Any], ip: str, user_agent: str) -> str:
         db.session.commit()
         raise visitor_error("disposable_email")
 
-    hashed, alias = email_hash(signup.email), alias_hash(signup.email)
+    known = _Known(email_hashes(customer.id, signup.email), alias_hashes(customer.id, signup.email))
     now = utcnow().replace(microsecond=0)
     begin_write(db.session())
     wording = consent.stored(customer, signup.consent_version)
-    existing = _find(customer.id, hashed)
+    existing = _find(customer.id, known.emails)
     participant = None
     if existing is None:
-        participant = _create(customer, referrer, signup, hashed, alias, wording, visitor, now)
+        participant = _create(customer, referrer, signup, known, wording, visitor, now)
         if participant is None:  # the same address signed up a moment ago
-            existing = _find(customer.id, hashed)
+            existing = _find(customer.id, known.emails)
     if participant is not None:
         mail_id: int | None = mail_service.queue(
             customer.id, participant.id, mail_service.CONFIRMATION
@@ -157,11 +164,20 @@ def register(fields: Mapping[str, Any], ip: str, user_agent: str) -> str:
     return outcome
 
 
-def _find(customer_id: int, hashed: str) -> Participant | None:
+@dataclass(frozen=True)
+class _Known:
+    """The values a stored hash of the address may have (every hash key; `addresses`)."""
+
+    emails: list[str]
+    aliases: list[str]
+
+
+def _find(customer_id: int, hashes: list[str]) -> Participant | None:
     return db.session.scalar(
-        select(Participant).where(
-            Participant.customer_id == customer_id, Participant.email_hash == hashed
-        )
+        select(Participant)
+        .where(Participant.customer_id == customer_id, Participant.email_hash.in_(hashes))
+        .order_by(Participant.id)
+        .limit(1)
     )
 
 
@@ -169,8 +185,7 @@ def _create(
     customer: Customer,
     referrer: Participant | None,
     signup: SignUp,
-    hashed: str,
-    alias: str,
+    known: _Known,
     wording: ConsentText,
     visitor: visitor_service.Visitor,
     now: datetime,
@@ -178,15 +193,15 @@ def _create(
     """Insert a new pending participant with a fresh code, count the lead, log what the
     fraud rules see. None if the address was inserted concurrently."""
     self_referral = referrer is not None and (
-        referrer.alias_hash == alias or _is_own_device(referrer.id, visitor)
+        referrer.alias_hash in known.aliases or _is_own_device(referrer.id, visitor)
     )
     for _attempt in range(8):
         participant = Participant(
             customer_id=customer.id,
             ref_code=codes.participant_code(),
             email_encrypted=crypto.encrypt(signup.email),
-            email_hash=hashed,
-            alias_hash=alias,
+            email_hash=email_hash(customer.id, signup.email),
+            alias_hash=alias_hash(customer.id, signup.email),
             name_encrypted=crypto.encrypt(signup.name) if signup.name else None,
             status=PENDING_STATUS,
             language=consent.mail_language(customer),
@@ -210,7 +225,7 @@ def _create(
                 links.issue_confirm_token(participant, now)  # derived from the new id
                 db.session.flush()
         except IntegrityError:
-            if _find(customer.id, hashed) is not None:
+            if _find(customer.id, known.emails) is not None:
                 return None
             continue  # a participant code taken meanwhile: draw another
         break
@@ -233,8 +248,8 @@ def _create(
         select(Participant.id)
         .where(
             Participant.customer_id == customer.id,
-            Participant.alias_hash == alias,
-            Participant.email_hash != hashed,
+            Participant.alias_hash.in_(known.aliases),
+            Participant.email_hash.not_in(known.emails),
         )
         .limit(1)
     )

@@ -39,9 +39,12 @@ def _participant_query(customer_id: int, status: str | None):
     return query
 
 
-def _has_exact_match(query, q: str) -> bool:
+def _has_exact_match(query, q: str, customer_id: int) -> bool:
     reader = readonly.session()
-    return reader.scalar(query.where(participant_search.exact_condition(q)).limit(1)) is not None
+    return (
+        reader.scalar(query.where(participant_search.exact_condition(q, customer_id)).limit(1))
+        is not None
+    )
 
 
 def _rewards_of(
@@ -104,14 +107,14 @@ def list_participants(
     after = decode_cursor(cursor)
     reader = readonly.session()
     incomplete = False
-    if q and not _has_exact_match(query, q):
+    if q and not _has_exact_match(query, q, customer_id):
         result = participant_search.scan(query, q, after, want=limit + 1)
         rows, incomplete = result.found, result.incomplete
         next_after = rows[limit - 1].id if len(rows) > limit else result.next_after
         rows = rows[:limit]
     else:
         if q:
-            query = query.where(participant_search.exact_condition(q))
+            query = query.where(participant_search.exact_condition(q, customer_id))
         if after is not None:
             query = query.where(Participant.id < after)
         rows = list(reader.scalars(query.order_by(Participant.id.desc()).limit(limit + 1)))
@@ -158,15 +161,15 @@ def participants_csv_rows(
     datetimes: the CSV format writes them (local or ISO)."""
     query = _participant_query(customer_id, status)
     q = participant_search.clean_query(q)
-    return _csv_rows(query, q)
+    return _csv_rows(query, q, customer_id)
 
 
-def _matching(query, q: str) -> Iterator[Participant]:
-    if q and not _has_exact_match(query, q):
+def _matching(query, q: str, customer_id: int) -> Iterator[Participant]:
+    if q and not _has_exact_match(query, q, customer_id):
         yield from participant_search.scan_all(query, q)
         return
     if q:
-        query = query.where(participant_search.exact_condition(q))
+        query = query.where(participant_search.exact_condition(q, customer_id))
     reader = readonly.session()
     after: int | None = None
     while True:
@@ -178,11 +181,11 @@ def _matching(query, q: str) -> Iterator[Participant]:
         after = batch[-1].id
 
 
-def _csv_rows(query, q: str) -> Iterator[list[Any]]:
+def _csv_rows(query, q: str, customer_id: int) -> Iterator[list[Any]]:
     yield list(CSV_COLUMNS)
     reader = readonly.session()
     pending: list[Participant] = []
-    for participant in _matching(query, q):
+    for participant in _matching(query, q, customer_id):
         pending.append(participant)
         if len(pending) == 500:
             yield from _csv_batch(reader, pending)

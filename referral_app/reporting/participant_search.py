@@ -25,7 +25,7 @@ from sqlalchemy import Select, or_
 from ..core import crypto, readonly
 from ..core.errors import DomainError, ValidationFailed
 from ..models import Participant
-from ..participants.addresses import normalise_email
+from ..participants.addresses import email_hashes, normalise_email
 
 SCAN_LIMIT = 2000
 BATCH = 500
@@ -43,14 +43,15 @@ def clean_query(q: str | None) -> str:
     return text
 
 
-def exact_condition(q: str):
-    """The indexed match: the whole address (as sign-up stored it) or the referral code."""
+def exact_condition(q: str, customer_id: int):
+    """The indexed match in one program: the whole address (as sign-up stored it, under any
+    hash key) or the referral code."""
     try:
         address = normalise_email(q)
     except DomainError:
         address = q.lower()
     return or_(
-        Participant.email_hash == crypto.keyed_hash("email", address),
+        Participant.email_hash.in_(email_hashes(customer_id, address)),
         Participant.ref_code == q.upper(),
     )
 

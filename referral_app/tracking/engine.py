@@ -73,7 +73,7 @@ def track_click(
     """A visitor arrived through a referral link. See the module docstring for the rules."""
     now = now or utcnow()
     owner = resolve(ref)
-    visitor = identify(ip, user_agent, now)
+    visitor = identify(ip, user_agent, now, customer_id=owner.customer_id)
     limits = Thresholds.from_config(current_app.config)
     page = clean_page(page)
     owner, outcome = _track(
@@ -100,7 +100,7 @@ def track_conversion(
     """A visitor reached the thank-you page. See the module docstring for the rules."""
     now = now or utcnow()
     owner = resolve(ref)
-    visitor = identify(ip, user_agent, now)
+    visitor = identify(ip, user_agent, now, customer_id=owner.customer_id)
     limits = Thresholds.from_config(current_app.config)
     page, click_id = clean_page(page), parse_click_id(click_id)
     owner, outcome = _track(
@@ -137,7 +137,8 @@ def _write_click(
             status = STATUS_DUPLICATE
             finding = _duplicate_click(limits)
         else:
-            key, ttl = rate_counters.ip_day_key(visitor.ip_hash, now)
+            # Across programs: the shared (never stored) hash names the counter.
+            key, ttl = rate_counters.ip_day_key(visitor.shared_ip_hash, now)
             today = rate_counters.hit(session, key, ttl, now)
             if fraud.over_limit(today, limits.ip_daily_clicks):
                 status = STATUS_BLOCKED

@@ -48,7 +48,9 @@ _scripts: dict[int, Any] = {}
 
 
 def ip_day_key(ip_hash: str, now: datetime) -> tuple[str, int]:
-    """Today's click counter of one IP (UTC day), and the seconds until the day ends."""
+    """Today's click counter of one IP (UTC day) across all programs, and the seconds until
+    the day ends. `ip_hash` is the visitor's shared hash: this key (in Redis, or a counter
+    row the daily job deletes after the day) is the only place it is kept."""
     day_end = datetime.combine(now.date() + timedelta(days=1), datetime.min.time())
     return f"ipday:{now:%Y%m%d}:{ip_hash}", max(1, int((day_end - now).total_seconds()) + 60)
 

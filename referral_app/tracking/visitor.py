@@ -1,9 +1,18 @@
 """Who a visitor is, without storing who they are.
 
-A visitor is known only by keyed, salted hashes: `fingerprint` = HMAC(HASH_KEY, salt, IP, UA)
-and `ip_hash` = HMAC(HASH_KEY, salt, IP). The salt is random per period (default a UTC day),
-stored so every app server shares it, and deleted when old: yesterday's hashes can then no
-longer be linked to today's. The 24-hour rules look at the current and the previous period.
+A visitor is known only by keyed, salted hashes: `fingerprint` = HMAC(program key, salt, IP,
+UA) and `ip_hash` = HMAC(program key, salt, IP), where the program key is derived from the
+newest HASH_KEYS per customer (`crypto.customer_key`): the same visitor has other hashes in
+every program, so two programs' rows cannot be joined. The IP is `netaddr.ip_key` of the
+address (an IPv6 client's /64). The salt is random per period (default a UTC day), stored so
+every app server shares it, and deleted when old: yesterday's hashes can then no longer be
+linked to today's. The 24-hour rules look at the current and the previous period.
+
+`shared_ip_hash` is the one cross-program value (HMAC(HASH_KEY, salt, IP), the same in every
+program): it only names the counter of the per-IP daily click limit, which spans programs,
+and is never stored next to a program's rows (rate_counters.py keeps it in Redis or in the
+short-lived counter table). A new first hash key changes every hash from then on: the
+24-hour rules lose sight of earlier visits once, like at the turn of a salt period.
 """
 
 from __future__ import annotations
@@ -22,7 +31,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from ..core.crypto import keyed_hash
+from ..core.crypto import customer_key, keyed_hash
+from ..core.netaddr import ip_key
 from ..core.sqlutil import insert_ignore
 from ..extensions import db
 from ..models import HashSalt, ParticipantDevice, utcnow
@@ -73,6 +83,7 @@ class Visitor:
     previous_fingerprint: str | None
     previous_ip_hash: str | None
     is_bot: bool
+    shared_ip_hash: str = ""
 
     def fingerprints(self) -> list[tuple[int, str]]:
         """(salt id, fingerprint) pairs to match the last 24 hours against."""
@@ -138,17 +149,23 @@ def forget_cached_salts() -> None:
     _salt_cache.clear()
 
 
-def identify(ip: str, user_agent: str, now: datetime | None = None) -> Visitor:
+def identify(ip: str, user_agent: str, now: datetime | None = None, *, customer_id: int) -> Visitor:
+    """The visitor's hashes as program `customer_id` stores them."""
     (salt_id, salt), previous = salts(now)
     user_agent = (user_agent or "")[:512]
+    ip = ip_key(ip)
+    key = customer_key(customer_id)
     return Visitor(
         salt_id=salt_id,
-        fingerprint=keyed_hash("fp", salt, ip, user_agent),
-        ip_hash=keyed_hash("ip", salt, ip),
+        fingerprint=keyed_hash("fp", salt, ip, user_agent, key=key),
+        ip_hash=keyed_hash("ip", salt, ip, key=key),
         previous_salt_id=previous[0] if previous else None,
-        previous_fingerprint=keyed_hash("fp", previous[1], ip, user_agent) if previous else None,
-        previous_ip_hash=keyed_hash("ip", previous[1], ip) if previous else None,
+        previous_fingerprint=(
+            keyed_hash("fp", previous[1], ip, user_agent, key=key) if previous else None
+        ),
+        previous_ip_hash=keyed_hash("ip", previous[1], ip, key=key) if previous else None,
         is_bot=is_bot(user_agent),
+        shared_ip_hash=keyed_hash("ip", salt, ip),
     )
 
 
