@@ -119,7 +119,8 @@ def _fraud_counts() -> dict[str, int]:
     cleanup bounds them). duplicate_ips: IP hashes that clicked with more than one visitor
     fingerprint in the last 24 hours, the horizon of the 24-hour rules (a shared office or
     household is a signal, not a verdict). IP hashes are salted per day, so a longer window
-    would only add up separate days; the 24 hours keep the scan to one day's clicks."""
+    would only add up separate days; the 24 hours keep the scan to one day's clicks. They are
+    also keyed per program, so an IP counts once per program it had several devices in."""
     since = utcnow() - timedelta(hours=DUPLICATE_IP_HOURS)
     reader = readonly.session()
     rate_limit_blocks = reader.scalar(

@@ -176,7 +176,9 @@ def _flags_per_customer(
         }
     if name == "ip_daily_limit":
         # The attempts that reached the per-IP check: counted clicks and those the limit
-        # held back (duplicates and clicks blocked by another rule never reach it).
+        # held back (duplicates and clicks blocked by another rule never reach it). The live
+        # rule counts an IP across programs; stored IP hashes are per program, so the replay
+        # sees each program's share (a lower bound).
         model: Any = Click
         attempts = or_(Click.status == STATUS_TRACKED, Click.reason == name)
         partition = [Click.ip_hash, _day(Click.created_at)]
