@@ -168,8 +168,9 @@ def remember_device(app, participant_id: int, ip: str, ua: str) -> None:
     from referral_app.tracking import visitor
 
     with app.app_context():
-        owner = db.session.get(Participant, participant_id)
-        seen = visitor.identify(ip, ua, customer_id=owner.customer_id)
+        customer_id = db.session.get(Participant, participant_id).customer_id
+        db.session.rollback()  # end the read: the salt may be written on its own connection
+        seen = visitor.identify(ip, ua, customer_id=customer_id)
         visitor.remember_participant_device(participant_id, seen)
         db.session.commit()
 

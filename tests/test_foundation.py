@@ -465,6 +465,18 @@ def start(tmp_path, **env: str) -> subprocess.CompletedProcess:
             {"SECRET_KEY": GOOD_KEY, "HASH_KEY": GOOD_KEY, "DATA_KEYS": f"{GOOD_KEY},old"},
             "DATA_KEY is shorter than 32 characters",
         ),
+        (
+            {"SECRET_KEY": GOOD_KEY, "HASH_KEYS": f"{GOOD_KEY},old", "DATA_KEY": GOOD_KEY},
+            "HASH_KEY is shorter than 32 characters",
+        ),
+        (
+            {
+                "SECRET_KEY": GOOD_KEY,
+                "HASH_KEYS": f"{GOOD_KEY},dev-hash-key-change-me",
+                "DATA_KEY": GOOD_KEY,
+            },
+            "HASH_KEY is a development value",
+        ),
     ],
 )
 def test_production_refuses_to_start_without_its_own_keys(tmp_path, env, says):

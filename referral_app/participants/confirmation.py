@@ -41,10 +41,7 @@ class Confirmation:
 def _by_confirm_token(token: Any, lock: bool = False) -> Participant:
     if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
         raise visitor_error("invalid_token")
-    query = links.by_token("confirm", token)
-    if lock:
-        query = query.with_for_update()
-    participant = db.session.scalar(query)
+    participant = links.by_token("confirm", token, lock=lock)
     if participant is None or participant.status == UNSUBSCRIBED_STATUS:
         raise visitor_error("invalid_token")
     return participant

@@ -42,7 +42,7 @@ class Hub:
 def participant_by_hub_token(token: Any) -> Participant:
     if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
         raise NotFound(_("This link is not valid (any more)."))
-    participant = db.session.scalar(links.by_token("hub", token))
+    participant = links.by_token("hub", token)
     if participant is None:
         raise NotFound(_("This link is not valid (any more)."))
     return participant

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from flask import current_app
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 
 from ..core.crypto import hash_keys, keyed_hash, token_hash
 from ..extensions import db
@@ -98,15 +98,24 @@ def unsubscribe_token_matches(participant: Participant, token: str) -> bool:
     return any(matches)
 
 
-def by_token(purpose: str, token: str):
-    """A statement for the participant a hub or confirmation token belongs to: the row's own
-    hash, or an older key's hash kept by `flask keys rehash`."""
+def by_token(purpose: str, token: str, lock: bool = False) -> Participant | None:
+    """The participant a hub or confirmation token belongs to: by the row's own hash, else
+    by an older key's hash kept by `flask keys rehash`. Two indexed reads (an OR across both
+    would make MariaDB scan, and lock, the whole table under FOR UPDATE)."""
     hashed = token_hash(token)
     column = Participant.hub_token_hash if purpose == "hub" else Participant.confirm_token_hash
-    retired = select(RetiredLinkToken.participant_id).where(
-        RetiredLinkToken.token_hash == hashed, RetiredLinkToken.purpose == purpose
+    query = select(Participant).where(column == hashed)
+    found = db.session.scalar(query.with_for_update() if lock else query)
+    if found is not None:
+        return found
+    owner = db.session.scalar(
+        select(RetiredLinkToken.participant_id).where(
+            RetiredLinkToken.token_hash == hashed, RetiredLinkToken.purpose == purpose
+        )
     )
-    return select(Participant).where(or_(column == hashed, Participant.id.in_(retired)))
+    if owner is None:
+        return None
+    return db.session.get(Participant, owner, with_for_update=lock or None)
 
 
 def forget_confirm_tokens(participant: Participant) -> None:
