@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -347,3 +348,21 @@ def test_a_subdomain_match_is_by_label_never_by_characters():
     assert not sites.host_allowed("evil-example.de", domains)
     assert not sites.host_allowed("example.de.evil.net", domains)
     assert not sites.host_allowed("xample.de", domains)
+
+
+def test_the_embed_page_gives_a_pixel_that_sends_its_page_and_names_the_domains(
+    app, client, auth, customer
+):
+    login_customer(client, auth, customer)
+    html = client.get("/dashboard/embed").get_data(as_text=True)
+    snippet = unescape(html.split('id="snippet-pixel"', 1)[1].split(">", 1)[1].split("<", 1)[0])
+    assert snippet == (
+        f'<img src="http://localhost/api/referral/track?ref={customer["ref_code"]}'
+        '&amp;e=conversion" width="1" height="1" alt="" '
+        'referrerpolicy="strict-origin-when-cross-origin">'
+    )
+    assert 'class="flash flash-warning" id="embed-domains"' in html
+    set_domains(app, customer["id"], ["example.de", "shop.example.org"])
+    html = client.get("/dashboard/embed").get_data(as_text=True)
+    assert 'id="embed-domains"' in html and "example.de, shop.example.org" in html
+    assert "flash-warning" not in html

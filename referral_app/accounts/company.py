@@ -329,6 +329,12 @@ def program_links(customer: Customer, base_url: str) -> dict[str, str]:
         "thankyou": f"{base}/p/{customer.ref_code}/danke",
         "snippet_freebie": f'<script src="{script}" data-page="freebie" async></script>',
         "snippet_thankyou": f'<script src="{script}" data-page="thankyou" async></script>',
+        # Without JavaScript: an <img> sends no Origin, so the conversion's page is its
+        # Referer; the attribute keeps it (the origin only) where the page turns referrers off.
+        "pixel_thankyou": (
+            f'<img src="{base}/api/referral/track?ref={customer.ref_code}&amp;e=conversion" '
+            'width="1" height="1" alt="" referrerpolicy="strict-origin-when-cross-origin">'
+        ),
     }
     if customer.website:
         separator = "&" if "?" in customer.website else "?"

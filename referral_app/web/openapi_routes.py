@@ -73,8 +73,12 @@ ROUTES: list[Route] = [
         PUBLIC,
         body=requests.TrackConversion,
         answer=responses.TrackConversionAnswer,
-        errors=TRACK_ERRORS,
-        description=FORM_NOTE,
+        errors={**TRACK_ERRORS, 401: "unauthorized (an `Authorization` key that is not valid)"},
+        description=FORM_NOTE + " With the program's `allowed_domains` set, it counts only "
+        "from their pages: the `Origin` header's host, else the `Referer`'s (neither: not "
+        "counted, `blocked` and logged as `foreign_site`). A server reporting for the customer "
+        "sends `Authorization: Bearer <the customer's API key>` instead; then there is no "
+        "page check.",
     ),
     Route(
         "GET",
@@ -84,7 +88,8 @@ ROUTES: list[Route] = [
         query=queries.PixelQuery,
         answer=None,
         media_type="image/gif",
-        description="Always a 1×1 GIF, whatever happened (also when rate limited).",
+        description="Always a 1×1 GIF, whatever happened (also when rate limited). A "
+        "conversion's page is the `Referer` (see `allowed_domains`).",
     ),
     Route(
         "GET",
