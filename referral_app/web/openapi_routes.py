@@ -74,11 +74,8 @@ ROUTES: list[Route] = [
         body=requests.TrackConversion,
         answer=responses.TrackConversionAnswer,
         errors={**TRACK_ERRORS, 401: "unauthorized (an `Authorization` key that is not valid)"},
-        description=FORM_NOTE + " With the program's `allowed_domains` set, it counts only "
-        "from their pages: the `Origin` header's host, else the `Referer`'s (neither: not "
-        "counted, `blocked` and logged as `foreign_site`). A server reporting for the customer "
-        "sends `Authorization: Bearer <the customer's API key>` instead; then there is no "
-        "page check.",
+        description=FORM_NOTE + " With `allowed_domains` set: counted only from their pages "
+        "(Origin, else Referer) or with the customer's API key (Bearer; server to server).",
     ),
     Route(
         "GET",
