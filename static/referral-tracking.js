@@ -29,7 +29,8 @@ const TEXTS = {
   Q = new URLSearchParams(L.search),
   PAGE = L.origin + L.pathname, // the query may hold personal data
   NO = Promise.resolve({ ok: false });
-// JSON POST; credentials:'omit' so no cookies travel cross-origin.
+// JSON POST; credentials:'omit' so no cookies travel cross-origin. The browser
+// adds Origin (the page's host: allowed_domains decide whether a conversion counts).
 const post = (path, body, keepalive) => {
   body = JSON.stringify(body);
   if (!W.fetch) {

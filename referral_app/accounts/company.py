@@ -22,6 +22,7 @@ from ..core.errors import DomainError, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import Customer
 from ..tracking.owners import forget_cached_codes
+from ..tracking.sites import normalise_host
 from . import branding, uploads
 
 LANGUAGES = ("de", "en")
@@ -48,7 +49,10 @@ TEXT_FIELDS = (
 
 
 # A host name as DNS knows it: labels of letters, digits and hyphens, at least one dot.
-_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# The top-level domain: letters, or an IDN one in punycode (`xn--p1ai`).
+_HOST = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$"
+)
 
 
 def web_address_ok(url: str) -> bool:
@@ -141,13 +145,8 @@ def _allowed_domains(value: Any) -> tuple[list[str] | None, str | None]:
         return None, str(_l("A list of host names, like example.com."))
     hosts: list[str] = []
     for item in items:
-        host = item.strip().lower()
-        if "://" in host:
-            host = urlsplit(host).hostname or ""
-        try:
-            host = host.rstrip(".").encode("idna").decode("ascii")
-        except UnicodeError:
-            host = ""
+        # Punycode as browsers send it in Origin and Referer (tracking/sites.py compares).
+        host = normalise_host(item) or ""
         if len(host) > MAX_DOMAIN or not _HOST.match(host):
             return None, str(_l("Not a host name: %(value)s", value=item.strip()[:80]))
         if host not in hosts:
@@ -248,6 +247,8 @@ def update_company(
     elif remove_logo:
         uploads.remove(customer_id, uploads.LOGO)
     db.session.commit()
+    if "allowed_domains" in clean:
+        _forget_cached_codes()  # the tracking engine checks the new list at once
     return company_dict(customer, base_url)
 
 
@@ -328,6 +329,12 @@ def program_links(customer: Customer, base_url: str) -> dict[str, str]:
         "thankyou": f"{base}/p/{customer.ref_code}/danke",
         "snippet_freebie": f'<script src="{script}" data-page="freebie" async></script>',
         "snippet_thankyou": f'<script src="{script}" data-page="thankyou" async></script>',
+        # Without JavaScript: an <img> sends no Origin, so the conversion's page is its
+        # Referer; the attribute keeps it (the origin only) where the page turns referrers off.
+        "pixel_thankyou": (
+            f'<img src="{base}/api/referral/track?ref={customer.ref_code}&amp;e=conversion" '
+            'width="1" height="1" alt="" referrerpolicy="strict-origin-when-cross-origin">'
+        ),
     }
     if customer.website:
         separator = "&" if "?" in customer.website else "?"

@@ -42,6 +42,7 @@ FRAUD_TYPES = (
     "disposable_email",
     "alias_email",
     "velocity",
+    "foreign_site",
 )
 
 

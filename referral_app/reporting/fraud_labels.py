@@ -55,6 +55,7 @@ DETAIL_LABELS = {
     "conversions_from_ip": _l("Conversions from this network"),
     "conversions_this_hour": _l("Conversions this hour"),
     "domain": _l("Domain"),
+    "host": _l("Website"),
     "participant_id": _l("Participant"),
     "matches_participant_id": _l("Similar to participant"),
     "event": _l("Event"),
@@ -69,6 +70,8 @@ RULE_TEXTS = {
     "one counted click per visitor and code": _l("one counted click per visitor and link"),
     "one conversion per visitor and code": _l("one conversion per visitor and link"),
     "no click seen before": _l("no click seen before"),
+    "no Origin or Referer": _l("the browser named no page (no Origin or Referer)"),
+    "a page on a bare IP address": _l("a page on a bare IP address"),
 }
 
 EVENT_LABELS = {

@@ -40,9 +40,10 @@ from ..models import (
 )
 from ..rewards import ledger as rewards
 from ..webhooks import events
-from . import fraud, rate_counters, rule_lookups, stats
+from . import fraud, rate_counters, rule_lookups, sites, stats
 from .fraud import Finding, Thresholds
 from .owners import CodeOwner, clean_page, forget_cached_codes, parse_click_id, resolve
+from .sites import PageSource
 from .unit_of_work import in_transaction
 from .visitor import Visitor, identify
 
@@ -96,15 +97,20 @@ def track_conversion(
     ip: str,
     user_agent: str,
     now: datetime | None = None,
+    *,
+    source: PageSource,
 ) -> Outcome:
-    """A visitor reached the thank-you page. See the module docstring for the rules."""
+    """A visitor reached the thank-you page. See the module docstring for the rules;
+    `source` is what the request says about the page it came from (`sites.foreign_site`)."""
     now = now or utcnow()
     owner = resolve(ref)
     visitor = identify(ip, user_agent, now, customer_id=owner.customer_id)
     limits = Thresholds.from_config(current_app.config)
     page, click_id = clean_page(page), parse_click_id(click_id)
     owner, outcome = _track(
-        ref, owner, lambda owner: _write_conversion(owner, visitor, page, click_id, now, limits)
+        ref,
+        owner,
+        lambda owner: _write_conversion(owner, visitor, page, click_id, now, limits, source),
     )
     count_event("conversion", outcome.status, outcome.reasons[0] if outcome.reasons else None)
     if outcome.rewards_earned:
@@ -200,11 +206,16 @@ def _write_conversion(
     click_id: int | None,
     now: datetime,
     limits: Thresholds,
+    source: PageSource,
 ) -> Outcome:
     session = db.session()
     begin_write(session)
     findings: list[Finding] = []
-    blocked = _blocked_outright(owner, visitor)
+    # A page outside the program's allowed domains blocks like a bot: nothing counted, no
+    # per-IP budget used up, and the answer says no more than `blocked`.
+    blocked = _blocked_outright(owner, visitor) or sites.foreign_site(
+        owner.allowed_domains, owner.customer_id, source
+    )
     status = STATUS_BLOCKED if blocked else STATUS_TRACKED
     seconds: float | None = None
     matched_click: int | None = None

@@ -32,6 +32,7 @@ DUPLICATE_FINGERPRINT = "duplicate_fingerprint"
 FAST_CONVERSION = "fast_conversion"
 NO_PRIOR_CLICK = "no_prior_click"
 VELOCITY = "velocity"
+FOREIGN_SITE = "foreign_site"
 
 
 @dataclass(frozen=True)

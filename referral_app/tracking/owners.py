@@ -52,6 +52,8 @@ class CodeOwner:
     customer_id: int
     participant_id: int | None
     active: bool
+    # The program's `allowed_domains` (host names whose pages may count conversions).
+    allowed_domains: tuple[str, ...] = ()
 
 
 def parse_ref(value: object) -> str:
@@ -105,12 +107,16 @@ def lookup(code: str) -> CodeOwner | None:
     if looks_like_program_code(code):
         row = db.session.execute(
             select(
-                Customer.id, Customer.ref_code, Customer.referral_enabled, Customer.suspended_at
+                Customer.id,
+                Customer.ref_code,
+                Customer.referral_enabled,
+                Customer.suspended_at,
+                Customer.allowed_domains,
             ).where(Customer.ref_code == code)
         ).first()
         if row is None:
             return None
-        return CodeOwner(row[1], row[0], None, bool(row[2]) and row[3] is None)
+        return CodeOwner(row[1], row[0], None, bool(row[2]) and row[3] is None, _hosts(row[4]))
     if len(code) > 16:
         return None
     row = db.session.execute(
@@ -120,13 +126,21 @@ def lookup(code: str) -> CodeOwner | None:
             Participant.customer_id,
             Customer.referral_enabled,
             Customer.suspended_at,
+            Customer.allowed_domains,
         )
         .join(Customer, Customer.id == Participant.customer_id)
         .where(Participant.ref_code == code)
     ).first()
     if row is None:
         return None
-    return CodeOwner(row[1], row[2], row[0], bool(row[3]) and row[4] is None)
+    return CodeOwner(row[1], row[2], row[0], bool(row[3]) and row[4] is None, _hosts(row[5]))
+
+
+def _hosts(value: object) -> tuple[str, ...]:
+    """The stored JSON list of allowed domains (validated on save; NULL: none)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(host for host in value if isinstance(host, str) and host)
 
 
 def resolve(ref: object) -> CodeOwner:

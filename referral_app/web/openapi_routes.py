@@ -73,8 +73,9 @@ ROUTES: list[Route] = [
         PUBLIC,
         body=requests.TrackConversion,
         answer=responses.TrackConversionAnswer,
-        errors=TRACK_ERRORS,
-        description=FORM_NOTE,
+        errors={**TRACK_ERRORS, 401: "unauthorized (an `Authorization` key that is not valid)"},
+        description=FORM_NOTE + " With `allowed_domains` set: counted only from their pages "
+        "(Origin, else Referer) or with the customer's API key (Bearer; server to server).",
     ),
     Route(
         "GET",
@@ -84,7 +85,8 @@ ROUTES: list[Route] = [
         query=queries.PixelQuery,
         answer=None,
         media_type="image/gif",
-        description="Always a 1×1 GIF, whatever happened (also when rate limited).",
+        description="Always a 1×1 GIF, whatever happened (also when rate limited). A "
+        "conversion's page is the `Referer` (see `allowed_domains`).",
     ),
     Route(
         "GET",

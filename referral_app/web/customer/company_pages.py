@@ -33,9 +33,7 @@ def company_page():
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
-        # allowed_domains is the API's for now (its check comes with another change)
         values = {**values, **form_data()}
-        values.pop("allowed_domains", None)
         try:
             company.update_company(
                 customer_id,
@@ -58,6 +56,9 @@ def company_page():
         errors=errors,
         saved=saved,
         time_zones=sorted(company.time_zones()),
+        # the notice follows what is saved, not what was typed
+        saved_domains=list(customer.allowed_domains or []),
+        max_domains=company.MAX_DOMAINS,
         preview_html=_preview(values),
     )
     return html, status

@@ -20,6 +20,7 @@ from ...tracking import engine
 from ..errors import error_response
 from ..schemas.base import parse_body
 from ..schemas.requests import TrackClick, TrackConversion
+from .page_source import page_source
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,8 @@ def track_click():
 
 @bp.post("/track-conversion")
 def track_conversion():
-    """A visitor reached the thank-you page."""
+    """A visitor reached the thank-you page. With allowed domains set it counts only from
+    their pages (Origin, else Referer), or from a server sending the customer's API key."""
     body = parse_body(TrackConversion, public=True)
     outcome = engine.track_conversion(
         ref=body.ref,
@@ -90,6 +92,7 @@ def track_conversion():
         click_id=body.click_id,
         ip=client_ip(),
         user_agent=_user_agent(),
+        source=page_source(),
     )
     return jsonify({"ok": True, "status": outcome.status, "suspicious": outcome.suspicious})
 
@@ -97,7 +100,8 @@ def track_conversion():
 @bp.get("/track")
 def pixel():
     """The tracking pixel for pages that cannot run the script (e-mails, AMP): always a 1×1
-    GIF, whatever happened, so it never shows as a broken image. Events as in the POSTs."""
+    GIF, whatever happened, so it never shows as a broken image. Events as in the POSTs;
+    an `<img>` sends no Origin, so a conversion's page is its Referer."""
     args = request.args
     try:
         if args.get("e", "click") == "conversion":
@@ -107,6 +111,7 @@ def pixel():
                 click_id=args.get("click_id"),
                 ip=client_ip(),
                 user_agent=_user_agent(),
+                source=page_source(lenient_key=True),
             )
         elif args.get("e", "click") == "click":
             engine.track_click(
