@@ -3,7 +3,8 @@ that address, from whatever IP they come, without locking the owner out for long
 
 After LOGIN_FAILURES_ALLOWED wrong passwords within LOGIN_FAILURE_WINDOW seconds, the
 account waits before the next attempt is even checked: 30 s, then twice as long after each
-further failure, at most LOGIN_LOCK_MAX_SECONDS (15 min). A successful login or a password
+further failure (the level is kept for an hour, so waiting out a window does not start
+again at 30 s), at most LOGIN_LOCK_MAX_SECONDS (15 min). A successful login or a password
 reset clears it. The counts live in the rate limiter's storage (Redis when configured,
 memory otherwise), under a keyed hash of the normalised address: no address in Redis.
 Unknown addresses count the same way (the answer must not tell whether one exists).
@@ -25,6 +26,7 @@ from ..extensions import limiter
 log = logging.getLogger(__name__)
 
 FIRST_LOCK_SECONDS = 30
+LEVEL_SECONDS = 3600
 
 
 def _settings() -> tuple[int, int, int]:
@@ -36,9 +38,10 @@ def _settings() -> tuple[int, int, int]:
     )
 
 
-def _keys(email: str) -> tuple[str, str]:
+def _keys(email: str) -> tuple[str, str, str]:
+    """The failures in the window, the current lock, and the lock level."""
     digest = keyed_hash("login-throttle", (email or "").strip().lower())
-    return f"login-failures/{digest}", f"login-lock/{digest}"
+    return f"login-failures/{digest}", f"login-lock/{digest}", f"login-level/{digest}"
 
 
 def _storage():
@@ -52,7 +55,7 @@ def wait_seconds(email: str) -> int:
     storage = _storage()
     if storage is None:
         return 0
-    _failures, lock = _keys(email)
+    _failures, lock, _level = _keys(email)
     try:
         if storage.get(lock) <= 0:
             return 0
@@ -68,12 +71,12 @@ def record_failure(email: str) -> int:
     if storage is None:
         return 0
     allowed, window, cap = _settings()
-    failures, lock = _keys(email)
+    failures, lock, level_key = _keys(email)
     try:
-        count = storage.incr(failures, window)
-        if count < allowed:
+        if storage.incr(failures, window) < allowed:
             return 0
-        delay = min(FIRST_LOCK_SECONDS * 2 ** (count - allowed), cap)
+        level = storage.incr(level_key, LEVEL_SECONDS)
+        delay = min(FIRST_LOCK_SECONDS * 2 ** min(level - 1, 20), cap)
         storage.clear(lock)
         storage.incr(lock, delay)
         return delay
