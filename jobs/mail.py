@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from referral_app.accounts import password_mail
 from referral_app.core.queue import enqueue
 from referral_app.participants import mail as mail_service
 
@@ -24,3 +25,13 @@ def sweep() -> dict[str, Any]:
     for mail_id in due:
         enqueue(send, mail_id)
     return {"mails_due": len(due)}
+
+
+def send_password_reset(token_id: int, raw: str, attempt: int = 0) -> str:
+    """Send a password reset mail while its token is still valid. On an SMTP failure the
+    mail is tried again later through RQ (in-process there is no later: the user asks for
+    a new link, which the page offers)."""
+    outcome, delay = password_mail.deliver(token_id, raw, attempt)
+    if outcome == "retry" and delay is not None:
+        enqueue(send_password_reset, token_id, raw, attempt + 1, delay=delay)
+    return outcome

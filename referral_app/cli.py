@@ -34,14 +34,48 @@ def fail(message: str, code: str = "error") -> None:
     sys.exit(1)
 
 
+def read_password(password: str | None, from_stdin: bool) -> str:
+    """The password from --password, one line of standard input (--password-stdin, for
+    scripts: nothing in the process list or shell history), or else a hidden prompt typed
+    twice."""
+    if password is not None and from_stdin:
+        fail("Give either --password or --password-stdin, not both.", "usage")
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            fail("--password-stdin: standard input is empty.", "usage")
+        return line.rstrip("\r\n")
+    if password is not None:
+        return password
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+
+
+def password_options(func):
+    func = click.option(
+        "--password-stdin",
+        "password_stdin",
+        is_flag=True,
+        help="Read the password from the first line of standard input.",
+    )(func)
+    return click.option(
+        "--password",
+        default=None,
+        help="The password (at least 8 characters); without it and --password-stdin, "
+        "a hidden prompt asks twice.",
+    )(func)
+
+
 def register(app: Flask) -> None:
     @app.cli.command("create-admin")
     @click.argument("email")
-    @click.option("--password", required=True, help="The admin's password (at least 8 characters).")
+    @password_options
     @click.option("--api-key", "with_key", is_flag=True, help="Also create an admin API key.")
-    def create_admin(email: str, password: str, with_key: bool) -> None:
+    def create_admin(
+        email: str, password: str | None, password_stdin: bool, with_key: bool
+    ) -> None:
         """Create an admin login (and with --api-key an admin API key, shown once)."""
 
+        password = read_password(password, password_stdin)
         try:
             user = accounts.create_admin(email, password)
         except DomainError as exc:
@@ -54,12 +88,15 @@ def register(app: Flask) -> None:
 
     @app.cli.command("create-customer")
     @click.argument("email")
-    @click.option("--password", required=True, help="The login's password (at least 8 characters).")
+    @password_options
     @click.option("--company", required=True, help="The company name shown in e-mails.")
     @click.option("--api-key", "with_key", is_flag=True, help="Also create an API key.")
-    def create_customer(email: str, password: str, company: str, with_key: bool) -> None:
+    def create_customer(
+        email: str, password: str | None, password_stdin: bool, company: str, with_key: bool
+    ) -> None:
         """Create a customer with its login and program code."""
 
+        password = read_password(password, password_stdin)
         try:
             customer, user = accounts.create_customer(email, password, company)
         except DomainError as exc:

@@ -112,6 +112,16 @@ class Config:
     # An IPv6 client is keyed (rate limits, visitor hashes, per-IP rules) on its network of
     # this many bits: one subscriber usually holds a whole /64 (core/netaddr.py).
     IPV6_PREFIX_LENGTH = _int("IPV6_PREFIX_LENGTH", 64)
+    # Per IP: the forgotten-password form and the reset link's form.
+    RATELIMIT_PASSWORD_RESET = os.environ.get("RATELIMIT_PASSWORD_RESET") or "5/minute;20/hour"
+    # Per account (a keyed hash of the address): reset mails, and the wrong-password lock
+    # (after LOGIN_FAILURES_ALLOWED in LOGIN_FAILURE_WINDOW s: waits from 30 s doubling up
+    # to LOGIN_LOCK_MAX_SECONDS). docs/deployment.md "Sessions and passwords".
+    PASSWORD_RESET_PER_ACCOUNT = os.environ.get("PASSWORD_RESET_PER_ACCOUNT") or "3/hour"
+    LOGIN_FAILURES_ALLOWED = _int("LOGIN_FAILURES_ALLOWED", 5)
+    LOGIN_FAILURE_WINDOW = _int("LOGIN_FAILURE_WINDOW", 900)
+    LOGIN_LOCK_MAX_SECONDS = _int("LOGIN_LOCK_MAX_SECONDS", 900)
+    PASSWORD_RESET_TOKEN_MINUTES = _int("PASSWORD_RESET_TOKEN_MINUTES", 60)
 
     BABEL_DEFAULT_LOCALE = "de"
     BABEL_DEFAULT_TIMEZONE = "UTC"
@@ -123,6 +133,9 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    # "Stay logged in": a rotating random token (accounts/sessions.py), valid this many days
+    # after its last use.
+    REMEMBER_COOKIE_DAYS = _int("REMEMBER_COOKIE_DAYS", 30)
     WTF_CSRF_TIME_LIMIT = None
     WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
     MAX_CONTENT_LENGTH = 64 * 1024

@@ -261,6 +261,7 @@ PUBLIC_TOKEN_ROUTES = {
     "public.hub_delete",
     "public.unsubscribe_page",
     "public.unsubscribe",
+    "auth.reset_password",  # the mailed reset link (tests/test_sessions.py)
     "static",
 }
 

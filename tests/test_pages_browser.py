@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from referral_app.accounts import passwords
 from referral_app.accounts import users as accounts
 from referral_app.core import crypto
 from referral_app.extensions import db
@@ -114,6 +115,8 @@ def _seed(app) -> Seed:
         deliveries.send_test(ids["id"], endpoint.id)
         english_code = db.session.get(Customer, english_id).ref_code
         hook = endpoint.id
+        _reset_id, reset = passwords.request_reset("kunde@example.com")
+        db.session.commit()
     code, pid = ids["code"], referrer["id"]
     seed = Seed(
         customer={"email": "kunde@example.com", "password": "kunden-passwort", **ids},
@@ -130,6 +133,9 @@ def _seed(app) -> Seed:
         ("public-hub-delete", f"/hub/{hub}/delete", "main form"),
         ("public-unsubscribe", f"/unsubscribe/{pid}/{unsubscribe}", "main form"),
         ("public-404", "/diese-seite-gibt-es-nicht", "main"),
+        ("public-password-forgot", "/password/forgot", "#email"),
+        ("public-password-reset", f"/password/reset/{reset}", "#new_password"),
+        ("public-password-reset-invalid", "/password/reset/" + "x" * 43, "#password-reset a"),
     ]
     seed.pages["customer"] = [
         ("customer-overview", "/dashboard/", "#stats-panel"),
@@ -143,6 +149,7 @@ def _seed(app) -> Seed:
         ("customer-webhooks", "/dashboard/webhooks", "main :is(h1, h2)"),
         ("customer-webhook-detail", f"/dashboard/webhooks/{hook}", "main :is(h1, h2)"),
         ("customer-webhook-delete", f"/dashboard/webhooks/{hook}/delete", "main form"),
+        ("customer-password", "/account/password", "#current_password"),
     ]
     seed.pages["admin"] = [
         ("admin-overview", "/admin/", "main :is(h1, h2)"),
@@ -152,6 +159,7 @@ def _seed(app) -> Seed:
         ("admin-backtest", "/admin/backtest", "main :is(h1, h2)"),
         ("admin-audit", "/admin/audit", "main :is(h1, h2)"),
         ("admin-export", "/admin/export", "main :is(h1, h2)"),
+        ("admin-password", "/account/password", "#current_password"),
     ]
     return seed
 

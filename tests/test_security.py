@@ -488,6 +488,7 @@ SECRET_ROUTES = [
     ("GET", "/hub/{t}/delete", 404),
     ("GET", "/unsubscribe/1/{t}", 404),
     ("POST", "/unsubscribe/1/{t}", 404),
+    ("GET", "/password/reset/{t}", 400),  # POST needs a CSRF token: tests/test_sessions.py
 ]
 
 

@@ -1,7 +1,7 @@
 """retired link tokens: hashes of hub and confirmation tokens made under an older hash key
 
 Revision ID: 0005b
-Revises: 0004a
+Revises: 0005a
 Create Date: 2026-12-08 10:00:00.000000
 
 Re-keying the stored e-mail hashes per program needs the hash and data keys, which a
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005b'
-down_revision = '0004a'
+down_revision = '0005a'
 branch_labels = None
 depends_on = None
 

@@ -9,6 +9,7 @@ from .account import (
     CustomerFile,
     User,
 )
+from .auth_tokens import PasswordResetToken, RememberToken
 from .base import utcnow
 from .delivery import OutgoingMail, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .participant import CONFIRMED as CONFIRMED_STATUS
@@ -54,6 +55,8 @@ __all__ = [
     "AuditEntry",
     "Click",
     "ConsentText",
+    "PasswordResetToken",
+    "RememberToken",
     "Conversion",
     "Customer",
     "CustomerFile",

@@ -97,8 +97,16 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Part of every session's login id: raising it (logout, a new password) ends every
+    # session issued before, on every device.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     customer: Mapped[Customer | None] = relationship(back_populates="users")
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative id: "<id>:<session version>" (the user loader compares
+        the version, so a session from before the last logout is refused)."""
+        return f"{self.id}:{self.session_version or 0}"
 
     @property
     def is_admin(self) -> bool:
