@@ -15,7 +15,7 @@ from .participant import CONFIRMED as CONFIRMED_STATUS
 from .participant import PENDING as PENDING_STATUS
 from .participant import UNSUBSCRIBED as UNSUBSCRIBED_STATUS
 from .participant import ConsentText, Participant, ParticipantDevice
-from .reward import RewardGrant, RewardMilestone
+from .reward import RewardCode, RewardGrant, RewardMilestone
 from .stats import (
     COUNTERS,
     PUBLIC_COUNTERS,
@@ -65,6 +65,7 @@ __all__ = [
     "Participant",
     "ParticipantDevice",
     "RateCounter",
+    "RewardCode",
     "RewardGrant",
     "RewardMilestone",
     "User",
