@@ -9,6 +9,7 @@ from . import (  # noqa: F401 - their routes join the two blueprints below
     embed_pages,
     freebie_pages,
     participant_pages,
+    reward_api,
     reward_pages,
     webhook_api,
     webhooks,
