@@ -28,13 +28,14 @@ from ..extensions import db
 from ..models import CONFIRMED_STATUS, Participant, RewardGrant, RewardMilestone, utcnow
 from ..models.reward import (
     CODE,
+    DOWNLOAD,
     GRANT_APPROVED,
     GRANT_DELIVERED,
     GRANT_PENDING,
     GRANT_REVOKED,
     REJECTED,
 )
-from . import codes, grant_events, ledger
+from . import codes, grant_events, ledger, reward_view
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def release_due(now: datetime | None = None) -> dict[str, int]:
         outcomes[deliver(grant_id, now, mail=False)] += 1
     return {
         "delivered": outcomes[DELIVERED],
-        "waiting_for_codes": outcomes[NO_CODE],
+        "waiting": outcomes[NO_CODE],
     }
 
 
@@ -86,8 +87,8 @@ def deliver(grant_id: int, now: datetime | None = None, mail: bool = True) -> st
     """Release one due grant: its status, its code, its event and (with `mail`; the daily
     job queues the mails of a whole run itself) its mail. Returns
     `delivered`, `skipped` (another run was first, or it is not due), `no_code` (the bank
-    is empty: it stays due and waits for codes) or `not_earned` (its referrals no longer
-    reach the milestone: the ledger takes it back)."""
+    is empty, or a download's file is missing: it stays due and waits) or `not_earned`
+    (its referrals no longer reach the milestone: the ledger takes it back)."""
     now = now or utcnow()
     for attempt in range(5):
         try:
@@ -120,6 +121,7 @@ def _deliver_once(grant_id: int, now: datetime) -> tuple[str, str | None]:
             RewardMilestone.kind,
             RewardMilestone.threshold,
             RewardMilestone.manual_approval,
+            RewardMilestone.customer_id,
             Participant.conversions - Participant.suspicious_conversions,
         )
         .join(RewardMilestone, RewardMilestone.id == RewardGrant.reward_id)
@@ -131,9 +133,12 @@ def _deliver_once(grant_id: int, now: datetime) -> tuple[str, str | None]:
     if row is None or row.status not in allowed or row.due_at is None or row.due_at > now:
         db.session.commit()
         return SKIPPED, None
-    if row[6] < row.threshold:
+    if row[7] < row.threshold:
         db.session.commit()
         return NOT_EARNED, None
+    if row.kind == DOWNLOAD and not reward_view.has_file(row.customer_id, row.id):
+        db.session.commit()
+        return NO_CODE, None  # waits for the customer's file, as a code reward for codes
     table = RewardGrant.__table__
     claimed = db.session.execute(
         table.update()

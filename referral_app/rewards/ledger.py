@@ -29,6 +29,7 @@ from ..models.delivery import PENDING
 from ..models.reward import (
     CLAWBACK,
     CODE,
+    DOWNLOAD,
     GRANT_DELIVERED,
     GRANT_PENDING,
     GRANT_REVOKED,
@@ -36,7 +37,7 @@ from ..models.reward import (
 )
 from ..participants import mail as mail_service
 from ..webhooks import events
-from . import codes, grant_events
+from . import codes, grant_events, reward_view
 
 
 def wanted_grants(
@@ -70,6 +71,7 @@ def wanted_grants(
 
 _SETTINGS = (
     RewardMilestone.id,
+    RewardMilestone.customer_id,
     RewardMilestone.hold_days,
     RewardMilestone.manual_approval,
     RewardMilestone.kind,
@@ -162,9 +164,11 @@ def sync_ledger(
 def insert_grant(session: Session, participant_id: int, milestone: Any, now: datetime) -> bool:
     """A new grant, in the caller's write transaction (insert-ignore: False when it exists).
     Pending for the milestone's hold; with no hold and no approval it is delivered at once,
-    as rewards always were (a code reward takes its code now; with the bank empty it stays
-    pending, due, and the daily run tries again)."""
+    as rewards always were (a code reward takes its code now; with the bank empty, or a
+    download's file missing, it stays pending, due, and the daily run tries again)."""
     at_once = not milestone.hold_days and not milestone.manual_approval
+    if at_once and milestone.kind == DOWNLOAD:
+        at_once = reward_view.has_file(milestone.customer_id, milestone.id)
     values = {
         "participant_id": participant_id,
         "reward_id": milestone.id,

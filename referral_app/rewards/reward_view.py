@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from ..accounts import uploads
 from ..core.crypto import keyed_hash
@@ -38,6 +39,16 @@ FILE_KIND_PREFIX = "reward:"
 
 def file_kind(reward_id: int) -> str:
     return f"{FILE_KIND_PREFIX}{reward_id}"
+
+
+def has_file(customer_id: int, reward_id: int) -> bool:
+    """The download reward's file is there (without loading its bytes)."""
+    found = db.session.scalar(
+        select(CustomerFile.id).where(
+            CustomerFile.customer_id == customer_id, CustomerFile.kind == file_kind(reward_id)
+        )
+    )
+    return found is not None
 
 
 def download_token(grant: RewardGrant) -> str:

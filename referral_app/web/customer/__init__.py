@@ -8,6 +8,7 @@ from . import (  # noqa: F401 - their routes join the two blueprints below
     company_pages,
     embed_pages,
     freebie_pages,
+    grant_pages,
     participant_pages,
     reward_api,
     reward_pages,

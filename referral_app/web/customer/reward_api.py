@@ -4,7 +4,7 @@ answered 404, like ids that do not exist."""
 
 from __future__ import annotations
 
-from flask import request
+from flask import jsonify, request
 
 from ...reporting import paging
 from ...rewards import codes, fulfilment, grant_list, milestones
@@ -36,14 +36,19 @@ def reward_grants():
     return ok(**page)
 
 
+def _status(status: str):
+    """`{"ok": true, "status": …}` (`ok()` takes `status` as the HTTP status)."""
+    return jsonify({"ok": True, "status": status})
+
+
 @bp.post("/reward-grants/<int:grant_id>/approve")
 def approve_grant(grant_id: int):
     statuses = fulfilment.approve(current_customer_id(), [grant_id])
-    return ok(status=statuses[grant_id])
+    return _status(statuses[grant_id])
 
 
 @bp.post("/reward-grants/<int:grant_id>/reject")
 def reject_grant(grant_id: int):
     body = parse_body(GrantDecision)
     statuses = fulfilment.reject(current_customer_id(), [grant_id], body.reason)
-    return ok(status=statuses[grant_id])
+    return _status(statuses[grant_id])
