@@ -7,8 +7,10 @@ import io
 import re
 
 import pytest
+import time_machine
 from sqlalchemy import select, update
 
+from jobs import worker
 from referral_app.extensions import db
 from referral_app.models import Customer, Participant, RewardGrant, RewardMilestone
 from referral_app.rewards import codes, milestones, reward_view
@@ -16,6 +18,7 @@ from referral_app.rewards import ledger as rewards
 
 from .support_customer import add_participant, login_customer, other_customer  # noqa: F401
 from .support_mail import smtp_server  # noqa: F401
+from .support_participants import setup_program
 
 PDF = b"%PDF-1.4\n% a reward\n"
 
@@ -186,3 +189,40 @@ def test_the_approval_queue_page_approves_and_rejects_several_at_once(
     assert "Storniert" in revoked
     bad = client.get("/dashboard/rewards/grants?status=pending&cursor=@@")
     assert bad.status_code == 200 and "flash-error" in bad.get_data(as_text=True)
+
+
+def test_a_cash_reward_takes_euros_in_the_form_and_cents_in_the_api(
+    app, client, customer, logged_in
+):
+    headers = {"X-CSRFToken": logged_in}
+    body = {"threshold": 4, "tier": "Gold", "title": "Prämie", "kind": "cash"}
+    missing = client.post("/api/referral/rewards", json=body, headers=headers)
+    assert missing.status_code == 400 and "amount_cents" in missing.get_json()["fields"]
+    made = client.post("/api/referral/rewards", json=body | {"amount_cents": 2500}, headers=headers)
+    assert made.status_code == 201
+    form = {**body, "threshold": "6", "amount": "12,50", "hold_days": "30", "csrf_token": logged_in}
+    assert client.post("/dashboard/rewards", data=form).status_code == 303
+    items = client.get("/api/referral/rewards", headers=headers).get_json()["items"]
+    assert [(i["amount_cents"], i["hold_days"]) for i in items] == [(2500, 14), (1250, 30)]
+    page = client.get("/dashboard/rewards").get_data(as_text=True)
+    assert "12,50 €" in page and "25,00 €" in page
+
+
+def test_the_in_process_schedule_of_make_run_delivers_and_mails_due_rewards(
+    make_app,
+    smtp_server,
+    customer,  # noqa: F811
+):
+    """`make run` (`flask serve`) runs the schedule in-process: the daily run it claims
+    delivers the rewards whose hold ended and sends their mails, with no worker."""
+    app = make_app(**smtp_server.config)
+    setup_program(app, customer["id"], milestones=False)
+    _milestone(app, customer["id"], hold_days=1, delivery="Gutschein SOMMER")
+    with time_machine.travel("2026-03-02 09:00:00", tick=True) as traveller:
+        [grant_id] = _earn(app, customer["id"], ["anna@example.org"])
+        traveller.shift(2 * 86400)
+        with app.app_context():
+            assert "daily" in worker.tick()
+            assert db.session.get(RewardGrant, grant_id).status == "delivered"
+    [mail] = smtp_server.to("anna@example.org")
+    assert "Gutschein SOMMER" in mail.get_body(("plain",)).get_content()

@@ -9,6 +9,8 @@ and `stats rebuild`), not this module's.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -115,17 +117,21 @@ def _whole(raw: Any) -> int | None:
 
 
 def _cents(data: dict[str, Any]) -> int | None:
-    """`amount_cents` (the API), or `amount` in euros as a person types it (`12,50`)."""
+    """`amount_cents` (the API), or `amount` in euros as a person types it: `25`, `25,50`,
+    `1.234,50` (German), or `25.50` (a point with one or two decimals)."""
     if data.get("amount_cents") not in (None, ""):
         return _whole(data.get("amount_cents"))
     raw = data.get("amount")
     if not isinstance(raw, str) or not raw.strip():
         return None
-    text = raw.strip().replace("€", "").replace(" ", "").replace(".", "").replace(",", ".")
-    try:
-        return round(float(text) * 100) if text.replace(".", "", 1).isdigit() else None
-    except ValueError:
+    text = raw.strip().replace("€", "").replace(" ", "")
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    elif not re.fullmatch(r"\d+(\.\d{1,2})?", text):
+        text = text.replace(".", "")
+    if not re.fullmatch(r"\d{1,9}(\.\d{1,2})?", text):
         return None
+    return round(Decimal(text) * 100)
 
 
 def _validate_fulfilment(data: dict[str, Any], clean: dict[str, Any], errors: dict[str, str]):
