@@ -7,21 +7,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
+
 from jobs import mail as mail_jobs
 from referral_app.extensions import db
 from referral_app.models import utcnow
 from referral_app.participants import erasure
+from referral_app.rewards import codes as reward_codes
+from referral_app.rewards import fulfilment
 from referral_app.rewards import ledger as rewards
 from referral_app.tracking import rate_counters, retention
 from referral_app.webhooks import deliveries
 
 
 def daily() -> dict[str, Any]:
-    """Reward grants and their mails (each mail exactly once), deletion of sign-ups never
+    """Reward grants, the release of those whose hold is over (with their codes) and their
+    mails (each mail exactly once), low-stock notes for code banks, deletion of sign-ups never
     confirmed, salt rotation, and a sweep of mails whose retry is due."""
     now = utcnow()
     ledger = rewards.sync_ledger()
+    released = fulfilment.release_due(now)
     queued = rewards.queue_reward_mails()
+    low_stock = reward_codes.warn_low_stock(current_app.config["PUBLIC_BASE_URL"], now)
     unconfirmed = erasure.delete_unconfirmed(now)
     salts = retention.rotate_salts(now)
     counters = rate_counters.purge_expired_counters(db.session, now)
@@ -32,7 +39,9 @@ def daily() -> dict[str, Any]:
         "ok": True,
         "job": "daily",
         "reward_grants": ledger,
+        "rewards_released": released,
         "reward_mails_queued": queued,
+        "low_stock_warnings": low_stock,
         "unconfirmed_deleted": unconfirmed,
         **salts,
         **sweep,

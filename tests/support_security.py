@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from referral_app.accounts import users as accounts
 from referral_app.extensions import db
-from referral_app.models import ApiKey, Participant, User
+from referral_app.models import ApiKey, Participant, RewardGrant, User
 from referral_app.participants import links
 from referral_app.webhooks import deliveries, endpoints
 
-from .support_customer import add_milestone, add_participant, csrf_from
+from .support_customer import add_milestone, add_participant, csrf_from, grant
 
 # A script, an attribute break-out in both quote styles and an event handler (55 chars).
 PAYLOAD = "<script>alert(1)</script>\"'><img src=x onerror=alert(1)>"
@@ -154,6 +154,7 @@ def make_tenant(app: Flask, email: str, company: str, n: int) -> Tenant:
         _key, tenant.api_key = accounts.create_api_key(user, f"key {n}")
     participant = add_participant(app, tenant.customer_id, f"teilnehmer{n}@example.org")
     reward_id = add_milestone(app, tenant.customer_id, 3, "Bronze", "Checkliste")
+    grant(app, participant["id"], reward_id)
     with app.app_context():
         row = db.session.get(Participant, participant["id"])
         row.hub_token_hash = _hub_hash(row)
@@ -163,9 +164,13 @@ def make_tenant(app: Flask, email: str, company: str, n: int) -> Tenant:
         )
         delivery_id = deliveries.send_test(tenant.customer_id, endpoint.id)
         key_id = db.session.scalar(select(ApiKey.id).where(ApiKey.user_id == tenant.user_id))
+        grant_id = db.session.scalar(
+            select(RewardGrant.id).where(RewardGrant.participant_id == participant["id"])
+        )
         tenant.ids = {
             "participant_id": participant["id"],
             "reward_id": reward_id,
+            "grant_id": grant_id,
             "endpoint_id": endpoint.id,
             "delivery_id": delivery_id,
             "key_id": key_id,
@@ -238,6 +243,7 @@ def changed_tables(before: dict, after: dict) -> list[str]:
 ARGUMENT_SOURCES = {
     "participant_id": "participant_id",
     "reward_id": "reward_id",
+    "grant_id": "grant_id",
     "endpoint_id": "endpoint_id",
     "delivery_id": "delivery_id",
     "key_id": "key_id",
@@ -262,6 +268,7 @@ PUBLIC_TOKEN_ROUTES = {
     "public.unsubscribe_page",
     "public.unsubscribe",
     "auth.reset_password",  # the mailed reset link (tests/test_sessions.py)
+    "public.reward_file",
     "static",
 }
 

@@ -124,7 +124,13 @@ def test_rewards_crud_and_reorder(client, customer, key):
         assert isinstance(response.get_json()["id"], int)
     items = client.get("/api/referral/rewards", headers=key).get_json()["items"]
     assert [i["threshold"] for i in items] == [3, 5, 10]
-    assert set(items[0]) == {"id", "threshold", "tier", "title", "description", "delivery"}
+    assert set(items[0]) == {"id", "threshold", "tier", "title", "description", "delivery"} | {
+        "kind",
+        "amount_cents",
+        "hold_days",
+        "manual_approval",
+    }
+    assert (items[0]["kind"], items[0]["hold_days"]) == ("text", 14)  # the API's defaults
     bronze, silver, gold = (i["id"] for i in items)
 
     response = client.patch(f"/api/referral/rewards/{silver}", json={"title": "Neu"}, headers=key)

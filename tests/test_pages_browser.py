@@ -21,6 +21,8 @@ from referral_app.core import crypto
 from referral_app.extensions import db
 from referral_app.models import Customer, Participant, utcnow
 from referral_app.participants import links
+from referral_app.rewards import codes as reward_codes
+from referral_app.rewards import milestones
 from referral_app.webhooks import deliveries, endpoints
 
 from .support_admin import World
@@ -84,6 +86,22 @@ def _seed(app) -> Seed:
         accounts.create_api_key(user, "Website")
         admin_id = accounts.create_admin("chefin@example.com", "admin-passwort").id
     setup_program(app, ids["id"])
+    with app.app_context():  # one reward of each kind: a code bank, a file, cash, an approval
+        bank = milestones.create_milestone(
+            ids["id"],
+            {"threshold": 1, "tier": "Start", "title": "Willkommensgutschein", "kind": "code"}
+            | {"hold_days": 0, "manual_approval": True},
+        )
+        reward_codes.add_codes(bank, ["WILLKOMMEN-2026-A", "WILLKOMMEN-2026-B"])
+        milestones.create_milestone(
+            ids["id"],
+            {"threshold": 2, "tier": "Extra", "title": "Bonus-Kapitel", "kind": "download"},
+        )
+        milestones.create_milestone(
+            ids["id"],
+            {"threshold": 20, "tier": "Platin", "title": "Prämie", "kind": "cash"}
+            | {"amount": "25,00", "hold_days": 30},
+        )
     english_id = world.customer("Smith Consulting Ltd")
     setup_program(app, english_id, language="en")
     world.customer("Ein sehr langer Firmenname für Coaching, Beratung und Training GmbH & Co. KG")
@@ -144,6 +162,8 @@ def _seed(app) -> Seed:
         ("customer-participants", "/dashboard/participants", "main table"),
         ("customer-participant-delete", f"/dashboard/participants/{pid}/delete", "main form"),
         ("customer-rewards", "/dashboard/rewards", "main :is(h1, h2)"),
+        ("customer-reward-grants", "/dashboard/rewards/grants", "main table"),
+        ("customer-reward-grants-empty", "/dashboard/rewards/grants?status=revoked", ".empty"),
         ("customer-embed", "/dashboard/embed", "main :is(h1, h2)"),
         ("customer-api-keys", "/dashboard/api-keys", "main table"),
         ("customer-webhooks", "/dashboard/webhooks", "main :is(h1, h2)"),

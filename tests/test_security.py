@@ -489,6 +489,7 @@ SECRET_ROUTES = [
     ("GET", "/unsubscribe/1/{t}", 404),
     ("POST", "/unsubscribe/1/{t}", 404),
     ("GET", "/password/reset/{t}", 400),  # POST needs a CSRF token: tests/test_sessions.py
+    ("GET", "/reward-file/1/{t}", 404),
 ]
 
 
@@ -497,6 +498,7 @@ def test_every_secret_link_route_is_in_the_brute_force_tests(sec_app):
     covered = {path.split("?")[0].replace("{t}", "<token>") for _m, path, _s in SECRET_ROUTES}
     covered = {path.replace("/1/", "/<int:participant_id>/") for path in covered}
     covered.add("/hub/<token>/delete")  # POST: test_hub_delete_guesses_are_limited
+    covered.add("/reward-file/<int:grant_id>/<token>")  # /reward-file/1/{t} above
     for rule in sec_app.url_map.iter_rules():
         if "token" in path_arguments(rule):
             assert rule.rule in covered, f"{rule.rule}: add it to SECRET_ROUTES"

@@ -16,7 +16,7 @@ from .participant import CONFIRMED as CONFIRMED_STATUS
 from .participant import PENDING as PENDING_STATUS
 from .participant import UNSUBSCRIBED as UNSUBSCRIBED_STATUS
 from .participant import ConsentText, Participant, ParticipantDevice, RetiredLinkToken
-from .reward import RewardGrant, RewardMilestone
+from .reward import RewardCode, RewardGrant, RewardMilestone
 from .stats import (
     COUNTERS,
     PUBLIC_COUNTERS,
@@ -69,6 +69,7 @@ __all__ = [
     "ParticipantDevice",
     "RetiredLinkToken",
     "RateCounter",
+    "RewardCode",
     "RewardGrant",
     "RewardMilestone",
     "User",

@@ -22,6 +22,7 @@ from ..models import (
     RewardGrant,
     RewardMilestone,
 )
+from ..rewards import codes as reward_codes
 
 
 def _rewards(participant_id: int) -> list[dict[str, Any]]:
@@ -31,6 +32,7 @@ def _rewards(participant_id: int) -> list[dict[str, Any]]:
         .where(RewardGrant.participant_id == participant_id)
         .order_by(RewardMilestone.threshold)
     ).all()
+    codes = reward_codes.code_of_grants([grant.id for grant, _milestone in rows])
     return [
         {
             "reward_id": milestone.id,
@@ -40,6 +42,11 @@ def _rewards(participant_id: int) -> list[dict[str, Any]]:
             "earned_at": iso(grant.earned_at),
             "mail_sent_at": iso(grant.mail_sent_at),
             "revoked_at": iso(grant.revoked_at),
+            "status": grant.status,
+            "due_at": iso(grant.due_at),
+            "delivered_at": iso(grant.delivered_at),
+            "reason": grant.reason,
+            "code": codes.get(grant.id),
         }
         for grant, milestone in rows
     ]

@@ -20,6 +20,9 @@ from ..models import (
     RewardGrant,
     RewardMilestone,
 )
+from ..models.reward import GRANT_REVOKED
+from ..rewards import codes as reward_codes
+from ..rewards import reward_view
 from ..tracking import visitor as visitor_service
 from . import links
 from .program import TOKEN_PATTERN
@@ -63,22 +66,26 @@ def hub(token: Any, ip: str, user_agent: str) -> Hub:
     granted = {
         grant.reward_id: grant
         for grant in db.session.scalars(
-            select(RewardGrant).where(
-                RewardGrant.participant_id == participant.id, RewardGrant.revoked_at.is_(None)
-            )
+            select(RewardGrant).where(RewardGrant.participant_id == participant.id)
         )
     }
+    grant_codes = reward_codes.code_of_grants([g.id for g in granted.values()])
     milestones = []
     for milestone in db.session.scalars(
         select(RewardMilestone)
         .where(RewardMilestone.customer_id == customer.id)
         .order_by(RewardMilestone.threshold)
     ):
+        grant = granted.get(milestone.id)
+        state = None
+        if grant is not None:
+            state = reward_view.state(grant, milestone, links.base_url(), grant_codes.get(grant.id))
         milestones.append(
             {
                 "milestone": milestone,
                 "reached": referrals >= milestone.threshold,
-                "grant": granted.get(milestone.id),
+                "grant": grant if grant is not None and grant.status != GRANT_REVOKED else None,
+                "state": state,
             }
         )
     upcoming = next((m for m in milestones if not m["reached"]), None)
@@ -101,7 +108,7 @@ def hub(token: Any, ip: str, user_agent: str) -> Hub:
         referrals=referrals,
         milestones=milestones,
         next_milestone=next_milestone,
-        rewards=[m for m in milestones if m["grant"] is not None],
+        rewards=[m for m in milestones if m["grant"] is not None],  # the revoked not among them
     )
 
 

@@ -41,6 +41,7 @@ from ..models import (
     utcnow,
 )
 from ..models.delivery import FAILED, PENDING, SENT
+from ..rewards import reward_view
 from . import consent, links
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def _cancelled(
         return True
     if mail.kind == REWARD:
         grant = db.session.get(RewardGrant, mail.reward_grant_id) if mail.reward_grant_id else None
-        return grant is None or grant.revoked_at is not None
+        return grant is None or grant.revoked_at is not None or grant.status != "delivered"
     return False
 
 
@@ -344,4 +345,7 @@ def _context(mail: OutgoingMail, participant: Participant, customer: Customer) -
         context["milestone"] = db.session.get(RewardMilestone, grant.reward_id) if grant else None
         if context["milestone"] is None:
             raise ValueError("the reward of this mail no longer exists")
+        context["reward"] = reward_view.delivered_reward(
+            grant, context["milestone"], links.base_url()
+        )
     return context

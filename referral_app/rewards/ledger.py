@@ -3,11 +3,13 @@
 A referral is a counted, non-suspicious conversion on a participant's code; a participant
 earns every milestone of their customer whose threshold their referrals reach. The ledger
 (`RewardGrant`) is derived data: `sync_ledger` recomputes it, so a referral later found
-fraudulent takes its reward back (the grant is revoked, never silently deleted).
+fraudulent takes its reward back (the grant is revoked as a clawback, never silently
+deleted). Delivery after the hold is `fulfilment`'s job; the mail follows delivery.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -24,8 +26,18 @@ from ..models import (
     utcnow,
 )
 from ..models.delivery import PENDING
+from ..models.reward import (
+    CLAWBACK,
+    CODE,
+    DOWNLOAD,
+    GRANT_DELIVERED,
+    GRANT_PENDING,
+    GRANT_REVOKED,
+    REJECTED,
+)
 from ..participants import mail as mail_service
 from ..webhooks import events
+from . import codes, grant_events, reward_view
 
 
 def wanted_grants(
@@ -57,13 +69,31 @@ def wanted_grants(
     return wanted
 
 
+_SETTINGS = (
+    RewardMilestone.id,
+    RewardMilestone.customer_id,
+    RewardMilestone.hold_days,
+    RewardMilestone.manual_approval,
+    RewardMilestone.kind,
+)
+
+
+def _settings(customer_id: int | None) -> dict[int, Any]:
+    query = select(*_SETTINGS)
+    if customer_id is not None:
+        query = query.where(RewardMilestone.customer_id == customer_id)
+    return {row.id: row for row in db.session.execute(query)}
+
+
 def sync_ledger(
     check: bool = False,
     referrals: dict[int, int] | None = None,
     customer_id: int | None = None,
 ) -> dict[str, Any]:
-    """Make the ledger match the referrals: grant what is missing, revoke what is no longer
-    earned. With `check`, only count the differences. Commits unless `check`.
+    """Make the ledger match the referrals: grant what is missing (pending for the
+    milestone's hold), take back what is no longer earned (a clawback, at any stage). A
+    grant the customer rejected stays rejected. With `check`, only count the differences.
+    Commits unless `check`.
 
     Safe to run in two workers at once: new grants are inserted with insert-ignore under the
     unique (participant, reward) key and changes are conditional updates, so each grant is
@@ -75,8 +105,13 @@ def sync_ledger(
             Participant, Participant.id == RewardGrant.participant_id
         ).where(Participant.customer_id == customer_id)
     grants = {(g.participant_id, g.reward_id): g for g in db.session.scalars(grant_query)}
-    missing = [key for key in wanted if key not in grants or grants[key].revoked_at is not None]
-    extra = [g.id for key, g in grants.items() if key not in wanted and g.revoked_at is None]
+    missing = [
+        key
+        for key in wanted
+        if key not in grants
+        or (grants[key].status == GRANT_REVOKED and grants[key].reason_code != REJECTED)
+    ]
+    extra = [g.id for key, g in grants.items() if key not in wanted and g.status != GRANT_REVOKED]
     if check:
         return {
             "differences": len(missing) + len(extra),
@@ -84,47 +119,89 @@ def sync_ledger(
             "revoked": len(extra),
         }
     now = utcnow()
+    settings = _settings(customer_id)
     table = RewardGrant.__table__
     begin_write(db.session())
-    earned = []
+    earned, restored = [], []
     for key in missing:
         grant = grants.get(key)
+        due = now + timedelta(days=settings[key[1]].hold_days or 0)
         if grant is None:
-            changed = insert_ignore(
-                db.session,
-                table,
-                {"participant_id": key[0], "reward_id": key[1], "earned_at": now},
-            )
-        else:
-            changed = db.session.execute(
-                table.update()
-                .where(table.c.id == grant.id, table.c.revoked_at.is_not(None))
-                .values(revoked_at=None)
-            ).rowcount
-        if changed:
-            earned.append(key)
-    revoked = 0
-    if extra:
-        revoked = db.session.execute(
+            if insert_grant(db.session, key[0], settings[key[1]], now):
+                earned.append(key)
+        elif db.session.execute(
             table.update()
-            .where(table.c.id.in_(extra), table.c.revoked_at.is_(None))
-            .values(revoked_at=now)
-        ).rowcount
+            .where(table.c.id == grant.id, table.c.status == GRANT_REVOKED)
+            .values(
+                status=GRANT_PENDING,
+                revoked_at=None,
+                reason_code=None,
+                reason=None,
+                due_at=due,
+                approved_at=None,
+            )
+        ).rowcount:
+            restored.append(grant.id)
+    revoked_ids = []
+    for grant_id in extra:
+        if db.session.execute(
+            table.update()
+            .where(table.c.id == grant_id, table.c.status != GRANT_REVOKED)
+            .values(status=GRANT_REVOKED, revoked_at=now, reason_code=CLAWBACK, reason=None)
+        ).rowcount:
+            revoked_ids.append(grant_id)
     db.session.commit()
     announce(earned)
+    grant_events.emit_pending(restored)
+    grant_events.emit_revoked(revoked_ids)
     return {
         "differences": len(missing) + len(extra),
-        "granted": len(earned),
-        "revoked": revoked,
+        "granted": len(earned) + len(restored),
+        "revoked": len(revoked_ids),
     }
+
+
+def insert_grant(session: Session, participant_id: int, milestone: Any, now: datetime) -> bool:
+    """A new grant, in the caller's write transaction (insert-ignore: False when it exists).
+    Pending for the milestone's hold; with no hold and no approval it is delivered at once,
+    as rewards always were (a code reward takes its code now; with the bank empty, or a
+    download's file missing, it stays pending, due, and the daily run tries again)."""
+    at_once = not milestone.hold_days and not milestone.manual_approval
+    if at_once and milestone.kind == DOWNLOAD:
+        at_once = reward_view.has_file(milestone.customer_id, milestone.id)
+    values = {
+        "participant_id": participant_id,
+        "reward_id": milestone.id,
+        "status": GRANT_DELIVERED if at_once else GRANT_PENDING,
+        "earned_at": now,
+        "due_at": now + timedelta(days=milestone.hold_days or 0),
+        "delivered_at": now if at_once else None,
+    }
+    table = RewardGrant.__table__
+    if not insert_ignore(session, table, values):
+        return False
+    if at_once and milestone.kind == CODE:
+        grant_id = session.scalar(
+            select(table.c.id).where(
+                table.c.participant_id == participant_id, table.c.reward_id == milestone.id
+            )
+        )
+        if codes.take(session, milestone.id, grant_id, now) is None:
+            session.execute(
+                table.update()
+                .where(table.c.id == grant_id)
+                .values(status=GRANT_PENDING, delivered_at=None)
+            )
+    return True
 
 
 def grant_on_referral(session: Session, participant_id: int) -> list[tuple[int, int]]:
     """Right after a counted conversion, in its transaction: grant every milestone the
-    participant's referrals now reach, so the hub shows it at once and the ledger never lags
-    behind the counters (`stats rebuild --check` stays clean). Cheap when nothing is
-    reached. Returns the new (participant, reward) pairs; pass them to `announce` after the
-    commit. The daily job mails the rewards; `sync_ledger` stays the safety net."""
+    participant's referrals now reach (pending for the milestone's hold), so the hub shows
+    it at once and the ledger never lags behind the counters (`stats rebuild --check`
+    stays clean). Cheap when nothing is reached. Returns the new (participant, reward)
+    pairs; pass them to `announce` after the commit. The daily job delivers and mails the
+    rewards; `sync_ledger` stays the safety net."""
     row = session.execute(
         select(
             Participant.customer_id,
@@ -134,8 +211,8 @@ def grant_on_referral(session: Session, participant_id: int) -> list[tuple[int, 
     if row is None:
         return []
     customer_id, referrals = row
-    reached = session.scalars(
-        select(RewardMilestone.id).where(
+    reached = session.execute(
+        select(*_SETTINGS).where(
             RewardMilestone.customer_id == customer_id,
             RewardMilestone.threshold <= referrals,
             ~exists().where(
@@ -145,10 +222,10 @@ def grant_on_referral(session: Session, participant_id: int) -> list[tuple[int, 
         )
     ).all()
     earned = []
-    for reward_id in reached:
-        values = {"participant_id": participant_id, "reward_id": reward_id, "earned_at": utcnow()}
-        if insert_ignore(session, RewardGrant.__table__, values):
-            earned.append((participant_id, reward_id))
+    now = utcnow()
+    for milestone in reached:
+        if insert_grant(session, participant_id, milestone, now):
+            earned.append((participant_id, milestone.id))
     return earned
 
 
@@ -186,10 +263,20 @@ def announce(earned: list[tuple[int, int]]) -> None:
             },
             person.ref_code,
         )
+    pending, delivered = [], []
+    for pid, reward_id in earned:
+        for grant_id, status in db.session.execute(
+            select(RewardGrant.id, RewardGrant.status).where(
+                RewardGrant.participant_id == pid, RewardGrant.reward_id == reward_id
+            )
+        ):
+            (delivered if status == GRANT_DELIVERED else pending).append(grant_id)
+    grant_events.emit_pending(pending)
+    grant_events.emit_delivered(delivered, codes.code_of_grants(delivered))
 
 
 def queue_reward_mails() -> int:
-    """One reward mail per earned grant, exactly once: the outbox's unique
+    """One reward mail per delivered grant, exactly once: the outbox's unique
     `reward_grant_id` lets only one of any number of concurrent runs insert it, and a
     revoked grant or one already mailed is skipped. Grants of people who are not
     confirmed (pending, unsubscribed) wait. Returns the number of mails queued."""
@@ -198,32 +285,36 @@ def queue_reward_mails() -> int:
         select(RewardGrant.id, Participant.id, Participant.customer_id)
         .join(Participant, Participant.id == RewardGrant.participant_id)
         .where(
-            RewardGrant.revoked_at.is_(None),
+            RewardGrant.status == GRANT_DELIVERED,
             RewardGrant.mail_sent_at.is_(None),
             Participant.status == CONFIRMED_STATUS,
             ~exists().where(OutgoingMail.reward_grant_id == RewardGrant.id),
         )
         .order_by(RewardGrant.id)
     ).all()
-    queued = 0
-    for grant_id, participant_id, customer_id in due:
-        begin_write(db.session())
-        mail_id = insert_returning_id(
-            db.session,
-            OutgoingMail.__table__,
-            {
-                "customer_id": customer_id,
-                "participant_id": participant_id,
-                "kind": mail_service.REWARD,
-                "reward_grant_id": grant_id,
-                "status": PENDING,
-                "attempts": 0,
-                "created_at": utcnow(),
-            },
-            ignore_conflict=True,
-        )
-        db.session.commit()
-        if mail_id is not None:
-            queued += 1
-            mail_service.dispatch(mail_id)
-    return queued
+    return sum(queue_reward_mail(*row) for row in due)
+
+
+def queue_reward_mail(grant_id: int, participant_id: int, customer_id: int) -> int:
+    """The reward mail of one delivered grant (at most one, by the outbox's unique key);
+    1 when this call queued it."""
+    begin_write(db.session())
+    mail_id = insert_returning_id(
+        db.session,
+        OutgoingMail.__table__,
+        {
+            "customer_id": customer_id,
+            "participant_id": participant_id,
+            "kind": mail_service.REWARD,
+            "reward_grant_id": grant_id,
+            "status": PENDING,
+            "attempts": 0,
+            "created_at": utcnow(),
+        },
+        ignore_conflict=True,
+    )
+    db.session.commit()
+    if mail_id is None:
+        return 0
+    mail_service.dispatch(mail_id)
+    return 1

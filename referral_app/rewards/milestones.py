@@ -9,6 +9,8 @@ and `stats rebuild`), not this module's.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -18,10 +20,15 @@ from sqlalchemy.exc import IntegrityError
 from ..core.errors import NotFound, ValidationFailed
 from ..extensions import db
 from ..models import RewardMilestone
+from ..models.reward import CASH, CODE, REWARD_KINDS, TEXT
+from . import codes
 from . import ledger as rewards
 
 MAX_MILESTONES = 20
 MAX_THRESHOLD = 1_000_000
+DEFAULT_HOLD_DAYS = 14
+MAX_HOLD_DAYS = 365
+MAX_AMOUNT_CENTS = 1_000_000  # 10,000 EUR
 
 
 def milestone_dict(milestone: RewardMilestone) -> dict[str, Any]:
@@ -32,7 +39,24 @@ def milestone_dict(milestone: RewardMilestone) -> dict[str, Any]:
         "title": milestone.title,
         "description": milestone.description,
         "delivery": milestone.delivery,
+        "kind": milestone.kind,
+        "amount_cents": milestone.amount_cents,
+        "hold_days": milestone.hold_days,
+        "manual_approval": bool(milestone.manual_approval),
     }
+
+
+def milestone_items(items: list[RewardMilestone]) -> list[dict[str, Any]]:
+    """`milestone_dict`s, a code reward's with its bank's stock (one query for all)."""
+    stock = codes.stocks([m.id for m in items if m.kind == CODE])
+    found = []
+    for milestone in items:
+        item = milestone_dict(milestone)
+        if milestone.id in stock:
+            entry = stock[milestone.id]
+            item["codes"] = {key: entry[key] for key in ("available", "used", "low")}
+        found.append(item)
+    return found
 
 
 def list_milestones(customer_id: int) -> list[RewardMilestone]:
@@ -79,7 +103,56 @@ def validate(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         elif len(value) > limit:
             errors[name] = str(_l("At most %(n)d characters.", n=limit))
         clean[name] = value or None
+    _validate_fulfilment(data, clean, errors)
     return clean, errors
+
+
+def _whole(raw: Any) -> int | None:
+    if isinstance(raw, bool) or raw is None:
+        return None
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        return None
+
+
+def _cents(data: dict[str, Any]) -> int | None:
+    """`amount_cents` (the API), or `amount` in euros as a person types it: `25`, `25,50`,
+    `1.234,50` (German), or `25.50` (a point with one or two decimals)."""
+    if data.get("amount_cents") not in (None, ""):
+        return _whole(data.get("amount_cents"))
+    raw = data.get("amount")
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    text = raw.strip().replace("€", "").replace(" ", "")
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    elif not re.fullmatch(r"\d+(\.\d{1,2})?", text):
+        text = text.replace(".", "")
+    if not re.fullmatch(r"\d{1,9}(\.\d{1,2})?", text):
+        return None
+    return round(Decimal(text) * 100)
+
+
+def _validate_fulfilment(data: dict[str, Any], clean: dict[str, Any], errors: dict[str, str]):
+    """What the reward is (`kind`), how long it is held, whether the customer approves it."""
+    kind = data.get("kind") or TEXT
+    if kind not in REWARD_KINDS:
+        errors["kind"] = str(_l("Choose text, code, download or cash."))
+    clean["kind"] = kind
+    clean["amount_cents"] = None
+    if kind == CASH:
+        cents = _cents(data)
+        if cents is None or not 1 <= cents <= MAX_AMOUNT_CENTS:
+            errors["amount_cents"] = str(_l("An amount in euros between 0.01 and 10,000."))
+        clean["amount_cents"] = cents
+    raw_hold = data.get("hold_days")
+    hold = DEFAULT_HOLD_DAYS if raw_hold in (None, "") else _whole(raw_hold)
+    if hold is None or not 0 <= hold <= MAX_HOLD_DAYS:
+        errors["hold_days"] = str(_l("A whole number of days from 0 to %(n)d.", n=MAX_HOLD_DAYS))
+    clean["hold_days"] = hold
+    approval = data.get("manual_approval")
+    clean["manual_approval"] = approval is True or approval in ("1", "on", "true", "yes")
 
 
 def _fail(errors: dict[str, str]) -> None:
@@ -119,6 +192,8 @@ def update_milestone(customer_id: int, milestone_id: int, data: dict[str, Any]) 
     """Edit a milestone (all fields, as the editor's form sends them). Commits."""
     milestone = get_milestone(customer_id, milestone_id)
     merged = {**milestone_dict(milestone), **{k: v for k, v in data.items() if v is not None}}
+    if data.get("amount") not in (None, "") and data.get("amount_cents") is None:
+        merged.pop("amount_cents")  # the form's euros replace the stored cents
     clean, errors = validate(merged)
     if "threshold" not in errors and _threshold_taken(
         customer_id, clean["threshold"], milestone.id

@@ -15,11 +15,12 @@ from pydantic.json_schema import models_json_schema
 from werkzeug.routing import IntegerConverter, Rule
 
 from .openapi_program_routes import PROGRAM_ROUTES
+from .openapi_reward_routes import REWARD_ROUTES
 from .openapi_routes import ROUTES as BASE_ROUTES
 from .openapi_routes import Route, Schema
 from .schemas import responses
 
-ROUTES = [*BASE_ROUTES, *PROGRAM_ROUTES]
+ROUTES = [*BASE_ROUTES, *PROGRAM_ROUTES, *REWARD_ROUTES]
 OPERATIONS: dict[tuple[str, str], Route] = {(r.method, r.path): r for r in ROUTES}
 
 OPENAPI_VERSION = "3.0.3"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from ..accounts import uploads
+from ..rewards import codes
 
 # endpoint → the largest body it takes
 UPLOAD_ROUTES = {
@@ -14,6 +15,8 @@ UPLOAD_ROUTES = {
     "customer_api.update_company": uploads.MAX_BYTES[uploads.LOGO] + 256 * 1024,
     "customer.freebie": uploads.MAX_REQUEST_BYTES,
     "customer_api.set_freebie": uploads.MAX_REQUEST_BYTES,
+    "customer.reward_file": uploads.MAX_BYTES[uploads.FREEBIE] + 256 * 1024,
+    "customer.reward_codes": codes.MAX_CSV_BYTES + 256 * 1024,
 }
 
 

@@ -20,6 +20,8 @@ from .urls import check_url, refused
 
 # What an endpoint may subscribe to (API.md "Webhooks").
 EVENTS = ("click", "conversion", "lead.registered", "lead.confirmed", "reward.earned")
+# A reward's life after it was earned: on hold, delivered, taken back (rewards.grant_events).
+EVENTS += ("reward.pending", "reward.delivered", "reward.revoked")
 MAX_ENDPOINTS_PER_CUSTOMER = 20
 MAX_TIMEOUT_SECONDS = 10
 DISABLED_PERSISTENT_FAILURE = "persistent_failure"

@@ -43,6 +43,9 @@
    JavaScript the server's own confirmation page does the asking. */
 document.addEventListener("submit", function (event) {
   var form = event.target;
+  // The button that submitted may ask instead (one form, a harmless and a harmful button).
+  var button = event.submitter;
+  if (button && button.hasAttribute && button.hasAttribute("data-confirm")) form = button;
   if (form && form.hasAttribute && form.hasAttribute("data-confirm")) {
     if (!window.confirm(form.getAttribute("data-confirm"))) {
       event.preventDefault();

@@ -100,7 +100,7 @@ def set_freebie():
 @bp.get("/rewards")
 def rewards():
     items = milestones.list_milestones(current_customer_id())
-    return ok(items=[milestones.milestone_dict(m) for m in items])
+    return ok(items=milestones.milestone_items(items))
 
 
 @bp.post("/rewards")

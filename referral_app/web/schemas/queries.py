@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from flask_babel import gettext as _
 from pydantic import Field
 
+from ...models.reward import GRANT_STATUSES
 from ...reporting import admin_customers, backtest, dashboard, paging, participant_list
 from ...webhooks import deliveries
 from .base import Day, Moment, RequestModel
@@ -41,6 +42,17 @@ class ConversionQuery(RequestModel):
         "Use a date like 2025-01-31 or a time like 2025-01-31T12:00:00Z."
     )
     messages: ClassVar = {"since": lambda ctx: _("not a date")}
+
+
+class GrantQuery(RequestModel):
+    status: Literal[GRANT_STATUSES] | None = None
+    cursor: Cursor = None
+    limit: int = _limit(paging.PAGE_SIZE, paging.MAX_PAGE_SIZE)
+
+    error_code: ClassVar = "invalid_status"
+    messages: ClassVar = {
+        "status": lambda ctx: _("Choose pending, approved, delivered or revoked."),
+    }
 
 
 class DailyStatsQuery(RequestModel):

@@ -11,9 +11,11 @@ from flask_babel import gettext as _
 from pydantic import BeforeValidator, Field, StrictBool, StringConstraints, WithJsonSchema
 
 from ...accounts import company, freebie
+from ...models.reward import REWARD_KINDS
 from ...participants import addresses, signup
 from ...reporting import admin_customers, fraud_log
-from ...rewards import milestones
+from ...rewards import codes as reward_codes
+from ...rewards import fulfilment, milestones
 from ...tracking import owners
 from ...webhooks.endpoints import EVENTS
 from ...webhooks.urls import MAX_URL_LENGTH
@@ -200,16 +202,47 @@ class FreebieInput(RequestModel):
 Threshold = Annotated[int, Field(ge=1, le=milestones.MAX_THRESHOLD), BeforeValidator(_no_bool)]
 
 
+RewardKind = Literal[REWARD_KINDS]
+AmountCents = Annotated[int, Field(ge=1, le=milestones.MAX_AMOUNT_CENTS), BeforeValidator(_no_bool)]
+HoldDays = Annotated[int, Field(ge=0, le=milestones.MAX_HOLD_DAYS), BeforeValidator(_no_bool)]
+FULFILMENT_MESSAGES = {
+    "kind": lambda ctx: _("Choose text, code, download or cash."),
+    "amount_cents": lambda ctx: _("An amount in euros between 0.01 and 10,000."),
+    "hold_days": lambda ctx: _(
+        "A whole number of days from 0 to %(n)d.", n=milestones.MAX_HOLD_DAYS
+    ),
+    "manual_approval": lambda ctx: _("Send true or false."),
+}
+
+
 class RewardInput(RequestModel):
     threshold: Threshold
     tier: Annotated[str, _text(REWARD_LIMITS["tier"], required=True)] = Field(examples=["Bronze"])
     title: Annotated[str, _text(REWARD_LIMITS["title"], required=True)]
     description: Annotated[str, _text(REWARD_LIMITS["description"])] | None = None
     delivery: Annotated[str, _text(REWARD_LIMITS["delivery"])] | None = Field(
-        None, description="Text, link or coupon shown in the reward mail."
+        None, description="Text, link or coupon shown in the reward mail (kind `text`)."
+    )
+    kind: RewardKind = Field(
+        "text",
+        description="`text`: the `delivery` text; `code`: one code from the reward's code bank "
+        "(`POST …/rewards/{id}/codes`); `download`: a file uploaded in the dashboard, behind a "
+        "per-participant link; `cash`: `amount_cents` EUR, paid out later.",
+    )
+    amount_cents: AmountCents | None = Field(None, description="Cents (EUR); required for cash.")
+    hold_days: HoldDays = Field(
+        milestones.DEFAULT_HOLD_DAYS,
+        description="Days a reward is held (pending) before it is delivered; a referral "
+        "flagged meanwhile takes it back. 0: delivered at once.",
+    )
+    manual_approval: StrictBool = Field(
+        False, description="Pending rewards wait for the customer's approval."
     )
 
-    messages: ClassVar = {"threshold": lambda ctx: _("A whole number of at least 1.")}
+    messages: ClassVar = {
+        "threshold": lambda ctx: _("A whole number of at least 1."),
+        **FULFILMENT_MESSAGES,
+    }
     domain_check: ClassVar = staticmethod(milestones.validate)
 
 
@@ -221,8 +254,38 @@ class RewardChange(RequestModel):
     title: Annotated[str, _text(REWARD_LIMITS["title"], required=True)] | None = None
     description: Annotated[str, _text(REWARD_LIMITS["description"])] | None = None
     delivery: Annotated[str, _text(REWARD_LIMITS["delivery"])] | None = None
+    kind: RewardKind | None = None
+    amount_cents: AmountCents | None = None
+    hold_days: HoldDays | None = None
+    manual_approval: StrictBool | None = None
 
     messages: ClassVar = RewardInput.messages
+
+
+class RewardCodes(RequestModel):
+    # `codes` is the body's key; the attribute has another name, since `codes` is taken by
+    # RequestModel's field → error code table.
+    code_list: Annotated[
+        list[Any], Field(min_length=1, max_length=reward_codes.MAX_CODES_PER_REQUEST)
+    ] = Field(alias="codes", description="Single-use codes; ones already in the bank are ignored.")
+
+    messages: ClassVar = {
+        "codes": lambda ctx: _(
+            "Send a list of 1 to %(n)d codes.", n=reward_codes.MAX_CODES_PER_REQUEST
+        )
+    }
+
+
+class GrantDecision(RequestModel):
+    reason: Annotated[str, StringConstraints(max_length=fulfilment.MAX_REASON)] | None = Field(
+        None, description="Required to reject: shown to the participant."
+    )
+
+    messages: ClassVar = {
+        "reason": lambda ctx: _(
+            "Please give a reason (at most %(n)d characters).", n=fulfilment.MAX_REASON
+        )
+    }
 
 
 class RewardOrder(RequestModel):

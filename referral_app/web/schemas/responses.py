@@ -103,6 +103,16 @@ class ConversionItem(BaseModel):
     created_at: datetime | None
 
 
+RewardKind = Literal["text", "code", "download", "cash"]
+GrantStatus = Literal["pending", "approved", "delivered", "revoked"]
+
+
+class CodeStock(BaseModel):
+    available: Count
+    used: Count
+    low: bool = Field(description="At most max(5, 10 % of all codes added) are left.")
+
+
 class Reward(BaseModel):
     id: int
     threshold: Annotated[int, Field(ge=1)]
@@ -110,6 +120,44 @@ class Reward(BaseModel):
     title: str
     description: str | None
     delivery: str | None
+    kind: RewardKind = Field(None, description="What is given; `text` uses `delivery`.")
+    amount_cents: int | None = Field(None, description="Cash rewards: the amount in EUR cents.")
+    hold_days: Count = Field(None, description="Days a reward is held before delivery.")
+    manual_approval: bool = Field(None, description="Pending rewards wait for approval.")
+    codes: CodeStock = Field(None, description="Code rewards: the code bank's stock.")
+
+
+class CodesAdded(BaseModel):
+    ok: Literal[True]
+    added: Count
+    available: Count
+
+
+class Grant(BaseModel):
+    id: int
+    participant_id: int
+    reward_id: int
+    status: GrantStatus
+    reason: str | None = Field(description="Why it was revoked (the customer's or a clawback).")
+    code: str = Field(None, description="Code rewards: the code this grant took.")
+    created_at: datetime | None = Field(description="When it was earned.")
+    due_at: datetime | None = Field(description="When the hold ends.")
+    delivered_at: datetime | None = None
+    kind: RewardKind = None
+    tier: str = None
+    title: str = None
+    manual_approval: bool = None
+
+
+class GrantPage(BaseModel):
+    ok: Literal[True]
+    items: list[Grant]
+    next_cursor: str | None
+
+
+class GrantStatusAnswer(BaseModel):
+    ok: Literal[True]
+    status: GrantStatus
 
 
 class Company(BaseModel):
