@@ -161,6 +161,16 @@ class _AppContext:
             finally:
                 db.session.remove()
 
+    def subscribe(self):
+        """RQ's, with the command listener polling every second instead of every 60: RQ
+        unsubscribes before it stops that thread, which then sits out its whole poll, so
+        every stop (a `--burst` run's end, a SIGTERM) took up to a minute."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
 
 class AppWorker(_AppContext, SimpleWorker):
     """The default: jobs run one after another in the worker process itself, so the
