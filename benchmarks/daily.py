@@ -25,6 +25,7 @@ from werkzeug.security import generate_password_hash
 from benchmarks import data
 from benchmarks.common import load, make_app, reset_schema, server_env, stop
 from benchmarks.track import drain, start_worker, stats_check
+from referral_app.core.queue import QUEUES, redis_name
 
 ROWS_TOUCHED = (
     "reward_mails_queued",
@@ -106,9 +107,10 @@ def run_job(redis: Redis, queue_name: str, func: Any, timeout: float) -> dict[st
 
 
 def empty_queue(redis: Redis, queue_name: str) -> int:
+    """Drop the jobs left in every queue under the base name `queue_name`."""
     from rq import Queue
 
-    return int(Queue(queue_name, connection=redis).empty())
+    return sum(int(Queue(redis_name(queue_name, q), connection=redis).empty()) for q in QUEUES)
 
 
 def mail_counts(app) -> dict[str, int]:

@@ -38,6 +38,7 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from benchmarks.common import free_port, load, make_app, reset_schema, server_env, start, stop
+from referral_app.core.queue import QUEUES, redis_name
 
 WRK_SCRIPT = r"""
 local threads = 0
@@ -234,20 +235,21 @@ def start_worker(env: dict[str, str], redis: Redis) -> Any:
 
 
 def drain(redis: Redis, queue_name: str, timeout: float) -> dict[str, Any]:
-    """Wait until the worker has run every queued job (or `timeout` passed)."""
+    """Wait until the worker has run every queued job of every queue (`mail`, `webhooks`,
+    `default` under the base name `queue_name`), or `timeout` passed."""
     from rq import Queue
     from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-    queue = Queue(queue_name, connection=redis)
+    queues = [Queue(redis_name(queue_name, name), connection=redis) for name in QUEUES]
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        if queue.count == 0 and StartedJobRegistry(queue=queue).count == 0:
+        if all(q.count == 0 and StartedJobRegistry(queue=q).count == 0 for q in queues):
             break
         time.sleep(0.5)
     return {
         "seconds": round(time.monotonic() - started, 1),
-        "left_in_queue": queue.count,
-        "failed_jobs": FailedJobRegistry(queue=queue).count,
+        "left_in_queue": sum(q.count for q in queues),
+        "failed_jobs": sum(FailedJobRegistry(queue=q).count for q in queues),
     }
 
 

@@ -1,8 +1,10 @@
 """`flask --app wsgi worker`: runs the jobs and keeps the periodic schedule.
 
 With REDIS_URL it is an RQ worker (jobs run inside the app context, one after another in
-the worker process; with WORKER_FORK each in a forked work horse) with RQ's scheduler for
-delayed jobs (mail retries), and a small ticker thread that enqueues the periodic runs: the
+the worker process; with WORKER_FORK each in a forked work horse) on the queues it is given,
+by default all three in priority order (`mail`, `webhooks`, `default`: after each job the
+first non-empty queue is served), with RQ's scheduler for the delayed jobs of those queues
+(mail retries, webhook retries), and a small ticker thread that enqueues the periodic runs: the
 mail retry sweep every minute, `daily` once per UTC day, `monthly` once per UTC month. Any
 number of workers may run: each periodic run is claimed once with a Redis `SET key NX EX`,
 so it is enqueued once however many tick.
@@ -159,6 +161,16 @@ class _AppContext:
             finally:
                 db.session.remove()
 
+    def subscribe(self):
+        """RQ's, with the command listener polling every second instead of every 60: RQ
+        unsubscribes before it stops that thread, which then sits out its whole poll, so
+        every stop (a `--burst` run's end, a SIGTERM) took up to a minute."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
 
 class AppWorker(_AppContext, SimpleWorker):
     """The default: jobs run one after another in the worker process itself, so the
@@ -173,12 +185,23 @@ class ForkingAppWorker(_AppContext, Worker):
     a job that crashes or leaks, at ~5x the CPU per mail job, see docs/jobs.md)."""
 
 
-def run(app: Flask, burst: bool = False) -> None:
-    """The `worker` command."""
+def parse_queues(value: str | None) -> tuple[str, ...]:
+    """`--queues mail,webhooks`: names from `core.queue.QUEUES`, in the order given (the
+    worker's priority); empty means all of them. Raises ValueError for an unknown name."""
+    names = [name.strip() for name in (value or "").split(",") if name.strip()]
+    unknown = [name for name in names if name not in job_queue.QUEUES]
+    if unknown:
+        known = ", ".join(job_queue.QUEUES)
+        raise ValueError(f"unknown queue {', '.join(unknown)} (known: {known})")
+    return tuple(dict.fromkeys(names)) or job_queue.QUEUES
+
+
+def run(app: Flask, burst: bool = False, queues: tuple[str, ...] = job_queue.QUEUES) -> None:
+    """The `worker` command: RQ on `queues` (in that priority order), or in-process."""
     if job_queue.inline():
         _run_in_process(app, burst)
     else:
-        _run_rq(app, burst)
+        _run_rq(app, burst, queues)
 
 
 def _tick_interval(app: Flask) -> float:
@@ -220,17 +243,18 @@ def start_schedule(app: Flask) -> threading.Event:
     return stop
 
 
-def _run_rq(app: Flask, burst: bool) -> None:
+def _run_rq(app: Flask, burst: bool, queues: tuple[str, ...]) -> None:
     from redis import Redis
 
     # Its own client without a socket timeout: the worker blocks on the queue for minutes.
     connection = Redis.from_url(app.config["REDIS_URL"])
-    queue = Queue(app.config["RQ_QUEUE"], connection=connection)
+    base = app.config["RQ_QUEUE"]
+    listened = [Queue(job_queue.redis_name(base, name), connection=connection) for name in queues]
     if app.config.get("WORKER_FORK", False):
         warm_up(app)
-        worker: AppWorker | ForkingAppWorker = ForkingAppWorker([queue], connection=connection)
+        worker: AppWorker | ForkingAppWorker = ForkingAppWorker(listened, connection=connection)
     else:
-        worker = AppWorker([queue], connection=connection)
+        worker = AppWorker(listened, connection=connection)
     worker.flask_app = app
     worker.parent_pid = os.getpid()
     if burst:

@@ -26,6 +26,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_cli(app)
     register_jinja(app)
+    register_cache_policy(app)
     register_request_logging(app)
     register_observability(app)
     return app
@@ -144,5 +145,11 @@ def register_request_logging(app: Flask) -> None:
 
 def register_jinja(app: Flask) -> None:
     from .web.templating import register
+
+    register(app)
+
+
+def register_cache_policy(app: Flask) -> None:
+    from .web.caching import register
 
     register(app)

@@ -187,7 +187,19 @@ def register(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Work off what is due and queued, then stop.")
-    def worker(burst: bool) -> None:
+    @click.option(
+        "--queues",
+        envvar="WORKER_QUEUES",
+        default="",
+        metavar="NAMES",
+        help="RQ queues to work, comma-separated, in priority order "
+        "(mail, webhooks, default; all three when not given).",
+    )
+    def worker(burst: bool, queues: str) -> None:
         """Run jobs (RQ with REDIS_URL, in-process without) and keep the periodic schedule."""
 
-        job_worker.run(current_app._get_current_object(), burst=burst)
+        try:
+            names = job_worker.parse_queues(queues)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--queues") from exc
+        job_worker.run(current_app._get_current_object(), burst=burst, queues=names)

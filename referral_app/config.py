@@ -98,7 +98,9 @@ class Config:
     WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE")
     # 6 attempts over about a day: 1 min, 5 min, 30 min, 2 h, 8 h, 14 h
     WEBHOOK_RETRY_DELAYS = _delays("WEBHOOK_RETRY_DELAYS", "60,300,1800,7200,28800,50400")
-    WEBHOOK_TIMEOUT = _int("WEBHOOK_TIMEOUT", 10)
+    # Seconds one attempt may take in all (connect, send, answer; at most 10): short, so a
+    # slow receiver holds a worker briefly. Receivers answer first and work afterwards.
+    WEBHOOK_TIMEOUT = _int("WEBHOOK_TIMEOUT", 5)
 
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
@@ -122,6 +124,16 @@ class Config:
     LOGIN_FAILURE_WINDOW = _int("LOGIN_FAILURE_WINDOW", 900)
     LOGIN_LOCK_MAX_SECONDS = _int("LOGIN_LOCK_MAX_SECONDS", 900)
     PASSWORD_RESET_TOKEN_MINUTES = _int("PASSWORD_RESET_TOKEN_MINUTES", 60)
+    # Per customer (every key and login of one customer share it) on the customer API, and
+    # per admin on the admin API: one integration in a loop cannot crowd out the others.
+    RATELIMIT_CUSTOMER_API = os.environ.get("RATELIMIT_CUSTOMER_API") or (
+        "20/second;600/minute;20000/hour"
+    )
+    RATELIMIT_ADMIN_API = os.environ.get("RATELIMIT_ADMIN_API") or "20/second;1200/minute"
+    # Per customer, dashboard and API together: test events and replays each reach the
+    # customer's receiver at once, however slow it is.
+    RATELIMIT_WEBHOOK_TESTS = os.environ.get("RATELIMIT_WEBHOOK_TESTS") or "5/minute;30/hour"
+    RATELIMIT_WEBHOOK_REPLAYS = os.environ.get("RATELIMIT_WEBHOOK_REPLAYS") or "30/minute"
 
     BABEL_DEFAULT_LOCALE = "de"
     BABEL_DEFAULT_TIMEZONE = "UTC"

@@ -346,7 +346,7 @@ def test_a_worker_killed_mid_send_is_retried_and_the_reward_mail_arrives_once(
     assert reward_mails_received(holding_smtp, address) == 0
 
     with app.app_context():
-        [abandoned] = queue.get_queue().started_job_registry.get_job_ids()
+        [abandoned] = queue.get_queue(queue.MAIL).started_job_registry.get_job_ids()
     workers.start(app)
 
     def delivered() -> bool:
@@ -362,7 +362,7 @@ def test_a_worker_killed_mid_send_is_retried_and_the_reward_mail_arrives_once(
         assert scheduled.retry_mails()["mails_due"] == 0
         # Not RQ's doing: it has not run the abandoned job again (and, once the job's time
         # is up, moves it to the failed jobs); the lease ran out and the sweep re-sent it.
-        job = Job.fetch(abandoned.split(":")[0], connection=queue.get_queue().connection)
+        job = Job.fetch(abandoned.split(":")[0], connection=queue.get_queue(queue.MAIL).connection)
         assert (job.func_name, job.get_status()) == ("jobs.mail.send", JobStatus.STARTED)
 
 
@@ -379,7 +379,7 @@ def test_a_worker_killed_after_the_commit_before_rq_finished_sends_no_second_mai
     app = make_app(**holding_smtp.config, **rq_config(private_redis.url))
     with app.app_context():
         assert scheduled.daily()["reward_mails_queued"] == 1
-        q = queue.get_queue()
+        q = queue.get_queue(queue.MAIL)
         mail_id = db.session.scalar(select(OutgoingMail.id).where(OutgoingMail.kind == "reward"))
         q.empty()  # the same job again, held after its commit by a success callback
         job = q.enqueue(mail_jobs.send, mail_id, on_success=Callback(hold_after_commit, 600))

@@ -39,18 +39,19 @@ def rq_app(make_app, customer):
     )
     yield app
     with app.app_context():
-        q = queue.get_queue()
-        q.empty()
-        for registry in (q.scheduled_job_registry, q.finished_job_registry):
-            for job_id in registry.get_job_ids():
-                registry.remove(job_id, delete_job=True)
+        for name in queue.QUEUES:
+            q = queue.get_queue(name)
+            q.empty()
+            for registry in (q.scheduled_job_registry, q.finished_job_registry):
+                for job_id in registry.get_job_ids():
+                    registry.remove(job_id, delete_job=True)
 
 
 def work(app) -> None:
     from rq import SimpleWorker
 
     with app.app_context():
-        q = queue.get_queue()
+        q = queue.get_queue(queue.WEBHOOKS)
         SimpleWorker([q], connection=q.connection).work(burst=True)
 
 
@@ -70,13 +71,15 @@ def test_each_delivery_is_one_rq_job_and_retries_are_scheduled(
     with time_machine.travel(datetime.now(UTC), tick=False) as traveller:
         with rq_app.app_context():
             events.emit(customer["id"], "conversion", {"conversion_id": 5}, customer["ref_code"])
-            assert queue.get_queue().count == 1  # queued, not sent during the request
+            # Queued on the webhooks queue, not sent during the request.
+            assert queue.get_queue(queue.WEBHOOKS).count == 1
+            assert queue.get_queue(queue.DEFAULT).count == 0
         assert http_receiver.requests == []
 
         work(rq_app)
         assert len(http_receiver.requests) == 1
         with rq_app.app_context():
-            assert queue.get_queue().scheduled_job_registry.count == 1  # the retry
+            assert queue.get_queue(queue.WEBHOOKS).scheduled_job_registry.count == 1  # retry
 
             traveller.shift(timedelta(seconds=61))
             assert deliveries.retry_due() == 1  # the sweep enqueues it as well

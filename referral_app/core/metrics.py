@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import OutgoingMail, WebhookDelivery
-from .queue import get_queue
+from .queue import QUEUES, get_queue
 
 bp = Blueprint("metrics", __name__)
 
@@ -73,9 +73,12 @@ class _StateCollector:
             hooks.add_metric([status], count)
         yield hooks
         if current_app.config.get("REDIS_URL"):
-            depth = GaugeMetricFamily("referral_queue_depth", "Jobs waiting in the RQ queue.")
+            depth = GaugeMetricFamily(
+                "referral_queue_depth", "Jobs waiting in each RQ queue.", labels=["queue"]
+            )
             try:
-                depth.add_metric([], len(get_queue()))
+                for name in QUEUES:
+                    depth.add_metric([name], len(get_queue(name)))
             except Exception:  # noqa: BLE001 - Redis down: report nothing rather than fail
                 return
             yield depth

@@ -4,6 +4,13 @@ they keep their own retry state in the database, so a failed attempt is never lo
 domain names a job by its dotted path ("jobs.mail.send"), as RQ does, so it never imports
 `jobs` (jobs build on the domain, not the reverse).
 
+With RQ every job goes to one of three queues, by the module it lives in: `mail` (the
+confirmation, welcome and reward mails people wait for), `webhooks` (deliveries to the
+customers' receivers, whose speed we do not control) and `default` (everything else: the
+periodic runs and sweeps). A worker takes them in that order (`QUEUES`), and a deployment
+may run workers per queue (`flask worker --queues mail`), so a slow webhook receiver never
+holds up another customer's mail (docs/jobs.md "Queues").
+
 Redis being away never fails the caller: the work is already a row in the database (a
 pending mail, a pending webhook delivery) and the periodic sweep hands it to a job once
 Redis is back (docs/jobs.md "Faults")."""
@@ -23,6 +30,13 @@ from .redis_conn import get_redis
 
 log = logging.getLogger(__name__)
 
+MAIL = "mail"
+WEBHOOKS = "webhooks"
+DEFAULT = "default"
+QUEUES = (MAIL, WEBHOOKS, DEFAULT)  # a worker's order: the first non-empty one is served
+# Which queue a job goes to, by the module that holds it.
+ROUTES = {"jobs.mail": MAIL, "jobs.webhooks": WEBHOOKS}
+
 
 def inline() -> bool:
     return bool(current_app.config.get("JOBS_INLINE", True)) or not current_app.config.get(
@@ -30,10 +44,29 @@ def inline() -> bool:
     )
 
 
-def get_queue():
+def redis_name(base: str, queue: str) -> str:
+    """The RQ queue's name in Redis: `default` keeps the configured name itself (`RQ_QUEUE`,
+    so jobs queued before the split are still worked), the others get it as a prefix."""
+    return base if queue == DEFAULT else f"{base}-{queue}"
+
+
+def get_queue(queue: str = DEFAULT):
     from rq import Queue
 
-    return Queue(current_app.config["RQ_QUEUE"], connection=get_redis())
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+    return Queue(redis_name(current_app.config["RQ_QUEUE"], queue), connection=get_redis())
+
+
+def dotted_name(func: Callable[..., Any] | str) -> str:
+    if isinstance(func, str):
+        return func
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+def queue_for(func: Callable[..., Any] | str) -> str:
+    module = dotted_name(func).rpartition(".")[0]
+    return ROUTES.get(module, DEFAULT)
 
 
 def _resolve(func: Callable[..., Any] | str) -> Callable[..., Any]:
@@ -49,8 +82,9 @@ def enqueue(
     job_id: str | None = None,
     delay: timedelta | None = None,
 ) -> bool:
-    """Run `func(*args)` now in-process, or hand it to RQ (after `delay`, if given).
-    Returns False when RQ could not take it (Redis unreachable); True otherwise.
+    """Run `func(*args)` now in-process, or hand it to RQ (after `delay`, if given) on the
+    job's queue (`queue_for`). Returns False when RQ could not take it (Redis unreachable);
+    True otherwise.
 
     In-process, a delayed run is not kept in memory: the job's own state in the database
     (e.g. a mail's `next_attempt_at`) makes the periodic sweep pick it up again. The same
@@ -67,7 +101,7 @@ def enqueue(
             log.exception("in-process job %s failed", name)
         return True
     try:
-        queue = get_queue()
+        queue = get_queue(queue_for(func))
         if delay is not None:
             queue.enqueue_in(delay, func, *args, job_id=job_id)
         else:

@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 from ..core.errors import NotFound, ValidationFailed
 from ..core.formats import iso
 from ..core.queue import enqueue
+from ..core.sqlutil import begin_write
 from ..extensions import db, mail
 from ..models import Customer, WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow
 from ..models.delivery import FAILED, PENDING, SENT
@@ -111,7 +112,11 @@ def queue_event(
 
 def send_test(customer_id: int, endpoint_id: int) -> int:
     """A `webhook.test` delivery to one endpoint (one attempt, no retries, and it never
-    counts towards switching the endpoint off). Returns the delivery id."""
+    counts towards switching the endpoint off). Returns the delivery id.
+
+    A write from its first read: on SQLite a read that turns into a write fails at once
+    when a worker wrote in between (the worker is busy with this customer's deliveries)."""
+    begin_write(db.session())
     endpoint = owned_endpoint(customer_id, endpoint_id)
     if not endpoint.enabled:
         raise EndpointDisabled(_("Switch the endpoint on first."))
@@ -154,6 +159,7 @@ def replay(customer_id: int, delivery_id: int) -> int:
 
     A replay is one more attempt; if the delivery still has attempts left in its retry
     schedule (e.g. it had succeeded at once), a failure is retried as usual."""
+    begin_write(db.session())  # as in send_test: a worker may be writing this delivery
     delivery, endpoint = _owned_delivery(customer_id, delivery_id)
     if not endpoint.enabled:
         raise EndpointDisabled(_("Switch the endpoint on first."))

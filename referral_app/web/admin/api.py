@@ -14,6 +14,7 @@ from ...extensions import csrf
 from ...models import ROLE_ADMIN
 from ...reporting import admin_customers, admin_overview, audit_trail, backtest, fraud_log
 from ...reporting import exports as admin_export
+from .. import ratelimits
 from ..access import guard_api
 from ..downloads import csv_format, csv_response
 from ..schemas.base import check_query, parse_body
@@ -23,6 +24,7 @@ from ..schemas.requests import FraudReview, ProgramAction
 bp = Blueprint("admin_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)
 guard_api(bp, ROLE_ADMIN)
+ratelimits.admin_api(bp)  # per admin (RATELIMIT_ADMIN_API), 429 `rate_limited`
 bp.after_request(readonly.remember_write)  # read-your-writes with a replica
 
 

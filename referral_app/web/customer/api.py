@@ -19,6 +19,7 @@ from ...participants import erasure, export
 from ...reporting import dashboard, paging, participant_list
 from ...reporting.dashboard import program_stats
 from ...rewards import milestones
+from .. import ratelimits
 from ..access import current_customer_id, guard_api
 from ..schemas.base import check_query, parse_body
 from ..schemas.queries import ConversionQuery, DailyStatsQuery
@@ -35,6 +36,7 @@ from ..uploads import checked, uploaded
 bp = Blueprint("customer_api", __name__, url_prefix="/api/referral")
 csrf.exempt(bp)  # the guard runs CSRF itself for session logins; API keys need none
 guard_api(bp, ROLE_CUSTOMER)
+ratelimits.customer_api(bp)  # per customer (RATELIMIT_CUSTOMER_API), 429 `rate_limited`
 bp.after_request(readonly.remember_write)  # read-your-writes with a replica
 
 

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from ...core.errors import ValidationFailed
 from ...core.formats import iso
 from ...webhooks import deliveries, endpoints
+from .. import ratelimits
 from ..access import current_customer_id
 from ..downloads import no_store
 from ..schemas.base import parse_body
@@ -65,6 +66,7 @@ def api_rotate_secret(endpoint_id: int):
 
 
 @api_bp.post("/webhooks/<int:endpoint_id>/test")
+@ratelimits.webhook_tests
 def api_send_test(endpoint_id: int):
     customer_id = current_customer_id()
     delivery_id = deliveries.send_test(customer_id, endpoint_id)
@@ -100,6 +102,7 @@ def api_get_delivery(delivery_id: int):
 
 
 @api_bp.post("/webhook-deliveries/<int:delivery_id>/replay")
+@ratelimits.webhook_replays
 def api_replay_delivery(delivery_id: int):
     customer_id = current_customer_id()
     deliveries.replay(customer_id, delivery_id)

@@ -5,16 +5,20 @@ with the signed-in customer, so another customer's ids are "not found" (404).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 
 from ...core.errors import DomainError
+from ...extensions import limiter
 from ...webhooks import deliveries, endpoints
 from ...webhooks.endpoints import EVENTS
+from .. import ratelimits
 from ..access import current_customer_id
 from ..downloads import no_store
+from ..errors import error_response
 from ..schemas.base import read_body
 from ..schemas.requests import WebhookInput
 from ..templating import render_page
@@ -138,6 +142,7 @@ def webhook_rotate(endpoint_id: int):
 
 
 @pages_bp.post("/webhooks/<int:endpoint_id>/test")
+@ratelimits.webhook_tests
 def webhook_test(endpoint_id: int):
     try:
         deliveries.send_test(current_customer_id(), endpoint_id)
@@ -164,6 +169,7 @@ def webhook_delete(endpoint_id: int):
 
 
 @pages_bp.post("/webhook-deliveries/<int:delivery_id>/replay")
+@ratelimits.webhook_replays
 def webhook_replay(delivery_id: int):
     customer_id = current_customer_id()
     delivery, _attempts = deliveries.get_delivery(customer_id, delivery_id)
@@ -176,3 +182,36 @@ def webhook_replay(delivery_id: int):
     else:
         flash(_("The delivery is being sent again."), "success")
     return redirect(url_for("customer.webhook_detail", endpoint_id=delivery.endpoint_id), code=303)
+
+
+def _seconds_to_wait() -> int:
+    current = limiter.current_limit
+    return max(1, int(current.reset_at - time.time())) if current else 60
+
+
+@pages_bp.errorhandler(429)
+def rate_limited(exc: Exception):
+    """A test event or replay over the limit (`ratelimits.webhook_tests`): back to the
+    endpoint's page with the reason in its flash area, as for any other refusal there."""
+    args = request.view_args or {}
+    if request.endpoint == "customer.webhook_test":
+        endpoint_id = args["endpoint_id"]
+        message = _(
+            "You have sent several test events in a short time. Please wait %(seconds)d s "
+            "before sending the next one.",
+            seconds=_seconds_to_wait(),
+        )
+    elif request.endpoint == "customer.webhook_replay":
+        delivery, _attempts = deliveries.get_delivery(current_customer_id(), args["delivery_id"])
+        endpoint_id = delivery.endpoint_id
+        message = _(
+            "You have replayed many deliveries in a short time. Please wait %(seconds)d s "
+            "before replaying the next one.",
+            seconds=_seconds_to_wait(),
+        )
+    else:
+        return error_response(
+            429, "rate_limited", _("Too many requests. Please wait a moment and try again.")
+        )
+    flash(message, "error")
+    return redirect(url_for("customer.webhook_detail", endpoint_id=endpoint_id), code=303)
