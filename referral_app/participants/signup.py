@@ -3,12 +3,18 @@
 - Sign-up answers the same for known and new addresses (no enumeration). A known pending
   address gets its confirmation mail again, a confirmed one a "you're already in" mail, each
   at most once per SIGNUP_MAIL_INTERVAL_MINUTES (an atomic claim on the participant row).
+- ... and takes the same time: both run the same statements (an insert that a known
+  address turns into a no-op, the same lookups, one outbox row, one counted mailbox, one
+  mail job) and the mail goes out after the answer (a job). docs/security.md "Sign-up".
+- A mailbox gets sign-up mails for at most SIGNUP_MAILS_PER_MAILBOX_DAY sign-ups a day
+  (throttle.py); further sign-ups are withheld, answered the same.
 - The consent proof is the stored wording (version), the time, the page and the hashed IP;
   the confirmation time completes it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,12 +43,14 @@ from ..models import (
 from ..tracking import stats
 from ..tracking import visitor as visitor_service
 from ..webhooks import events
-from . import consent, links
+from . import consent, links, throttle
 from . import mail as mail_service
 from .addresses import alias_hash, email_hash, is_disposable, normalise_email
+from .names import clean_name
 from .program import REF_PATTERN, resolve_ref, visitor_error
 
-MAX_NAME_LENGTH = 100
+log = logging.getLogger(__name__)
+
 MAX_PAGE_LENGTH = 500
 CONSENT_YES = {"true", "on", "1", "yes"}
 
@@ -93,7 +101,7 @@ def parse_signup(fields: Mapping[str, Any]) -> SignUp:
     given = fields.get("consent")
     if not (given is True or (isinstance(given, str) and given.strip().lower() in CONSENT_YES)):
         raise visitor_error("consent_required")
-    name = _optional_text(fields, "name", MAX_NAME_LENGTH)
+    name = clean_name(_optional_text(fields, "name", 500))
     page = _optional_text(fields, "page", 2000)
     version = _optional_text(fields, "consent_version", 64)
     if page:
@@ -124,27 +132,32 @@ def register(fields: Mapping[str, Any], ip: str, user_agent: str) -> str:
     now = utcnow().replace(microsecond=0)
     begin_write(db.session())
     wording = consent.stored(customer, signup.consent_version)
-    existing = _find(customer.id, hashed)
-    participant = None
-    if existing is None:
-        participant = _create(customer, referrer, signup, hashed, alias, wording, visitor, now)
-        if participant is None:  # the same address signed up a moment ago
-            existing = _find(customer.id, hashed)
-    if participant is not None:
-        mail_id: int | None = mail_service.queue(
-            customer.id, participant.id, mail_service.CONFIRMATION
-        )
-        outcome = "registered"
+    own_device = referrer is not None and _is_own_device(referrer.id, visitor)
+    participant, created = _insert(
+        customer, referrer, signup, hashed, (wording, visitor), own_device, now
+    )
+    twin = _alias_twin(customer.id, alias, hashed)
+    mailbox_open = throttle.count_mailbox_signup(signup.email, now)
+    if created:
+        outcome, kind = "registered", mail_service.CONFIRMATION
+        _registered(participant, referrer, signup, visitor, twin, now)
     else:
-        assert existing is not None
-        outcome, mail_id = _sign_up_again(existing, referrer, signup, wording, visitor, now)
-        participant = existing
+        outcome, kind = _sign_up_again(participant, referrer, signup, wording, visitor, now)
+    withheld = outcome == "rate_limited" or not mailbox_open
+    mail_id = mail_service.queue(customer.id, participant.id, kind, withheld=withheld)
     visitor_service.remember_participant_device(participant.id, visitor)
     db.session.commit()
 
-    if mail_id is not None:
-        mail_service.dispatch(mail_id)
-    if outcome == "registered":
+    mail_service.dispatch(mail_id)  # a withheld row's job does nothing, in the same time
+    if not mailbox_open and outcome != "rate_limited":
+        log.info(
+            "sign-up mail withheld: the mailbox had its sign-up mails for today "
+            "(program %s, participant %s)",
+            customer.id,
+            participant.id,
+        )
+        outcome = "withheld"
+    if created:
         events.emit(
             customer.id,
             "lead.registered",
@@ -165,21 +178,21 @@ def _find(customer_id: int, hashed: str) -> Participant | None:
     )
 
 
-def _create(
+def _insert(
     customer: Customer,
     referrer: Participant | None,
     signup: SignUp,
     hashed: str,
-    alias: str,
-    wording: ConsentText,
-    visitor: visitor_service.Visitor,
+    proof: tuple[ConsentText, visitor_service.Visitor],
+    own_device: bool,
     now: datetime,
-) -> Participant | None:
-    """Insert a new pending participant with a fresh code, count the lead, log what the
-    fraud rules see. None if the address was inserted concurrently."""
-    self_referral = referrer is not None and (
-        referrer.alias_hash == alias or _is_own_device(referrer.id, visitor)
-    )
+) -> tuple[Participant, bool]:
+    """Insert the address as a new pending participant with a fresh code; a known address
+    makes the insert fail on the unique (program, address hash) key. Either way the row is
+    then read back: (the participant, whether it is new)."""
+    alias = alias_hash(signup.email)
+    wording, visitor = proof
+    self_referral = referrer is not None and (referrer.alias_hash == alias or own_device)
     for _attempt in range(8):
         participant = Participant(
             customer_id=customer.id,
@@ -210,18 +223,41 @@ def _create(
                 links.issue_confirm_token(participant, now)  # derived from the new id
                 db.session.flush()
         except IntegrityError:
-            if _find(customer.id, hashed) is not None:
-                return None
+            existing = _find(customer.id, hashed)
+            if existing is not None:
+                return existing, False
             continue  # a participant code taken meanwhile: draw another
-        break
-    else:
-        raise RuntimeError("no free participant code after 8 tries")
+        return _find(customer.id, hashed) or participant, True
+    raise RuntimeError("no free participant code after 8 tries")
 
-    stats.record(db.session, customer.id, now.date(), leads=1)
-    if self_referral:
-        assert referrer is not None
+
+def _alias_twin(customer_id: int, alias: str, hashed: str) -> int | None:
+    """Another participant of the program with a near-identical address (looked up for
+    every sign-up, new address or not: the same work either way)."""
+    return db.session.scalar(
+        select(Participant.id)
+        .where(
+            Participant.customer_id == customer_id,
+            Participant.alias_hash == alias,
+            Participant.email_hash != hashed,
+        )
+        .limit(1)
+    )
+
+
+def _registered(
+    participant: Participant,
+    referrer: Participant | None,
+    signup: SignUp,
+    visitor: visitor_service.Visitor,
+    twin: int | None,
+    now: datetime,
+) -> None:
+    """A new participant: the lead counted, what the fraud rules saw."""
+    stats.record(db.session, participant.customer_id, now.date(), leads=1)
+    if referrer is not None and participant.referred_by_id is None:
         _fraud_log(
-            customer.id,
+            participant.customer_id,
             "self_referral",
             referrer.ref_code,
             visitor.ip_hash,
@@ -229,25 +265,15 @@ def _create(
             event="signup",
             referrer_id=referrer.id,
         )
-    twin = db.session.scalar(
-        select(Participant.id)
-        .where(
-            Participant.customer_id == customer.id,
-            Participant.alias_hash == alias,
-            Participant.email_hash != hashed,
-        )
-        .limit(1)
-    )
     if twin is not None:
         _fraud_log(
-            customer.id,
+            participant.customer_id,
             "alias_email",
             signup.ref,
             visitor.ip_hash,
             participant_id=participant.id,
             matches_participant_id=twin,
         )
-    return participant
 
 
 def _sign_up_again(
@@ -257,10 +283,10 @@ def _sign_up_again(
     wording: ConsentText,
     visitor: visitor_service.Visitor,
     now: datetime,
-) -> tuple[str, int | None]:
+) -> tuple[str, str]:
     """A known address: mail it again (at most once per interval). Pending and
     unsubscribed people get a confirmation mail (a new double opt-in), confirmed ones their
-    link."""
+    link. Returns the outcome and the kind of mail (`rate_limited`: a withheld one)."""
     if referrer is not None and referrer.id == participant.id:
         _fraud_log(
             participant.customer_id,
@@ -272,13 +298,12 @@ def _sign_up_again(
             referrer_id=referrer.id,
         )
     claimed = claim_confirmation_mail(participant.id, now)
+    confirmed = participant.status == CONFIRMED_STATUS
+    kind = mail_service.ALREADY_IN if confirmed else mail_service.CONFIRMATION
     if not claimed:
-        return "rate_limited", None
-    if participant.status == CONFIRMED_STATUS:
-        mail_id = mail_service.queue(
-            participant.customer_id, participant.id, mail_service.ALREADY_IN
-        )
-        return "already_in", mail_id
+        return "rate_limited", kind
+    if confirmed:
+        return "already_in", kind
     participant.status = PENDING_STATUS
     participant.consent_text_id = wording.id
     participant.consent_given_at = now
@@ -288,8 +313,7 @@ def _sign_up_again(
         participant.name_encrypted = crypto.encrypt(signup.name)
     if not links.confirm_token_valid_for_a_while(participant, now):
         links.issue_confirm_token(participant, now)
-    mail_id = mail_service.queue(participant.customer_id, participant.id, mail_service.CONFIRMATION)
-    return "resent", mail_id
+    return "resent", kind
 
 
 def _is_own_device(participant_id: int, visitor: visitor_service.Visitor) -> bool:

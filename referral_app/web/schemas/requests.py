@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from pydantic import BeforeValidator, Field, StrictBool, StringConstraints, WithJsonSchema
 
 from ...accounts import company, freebie
-from ...participants import addresses, signup
+from ...participants import addresses, names
 from ...reporting import admin_customers, fraud_log
 from ...rewards import milestones
 from ...tracking import owners
@@ -113,7 +113,7 @@ class RegisterLead(RequestModel):
             {"type": "boolean", "enum": [True], "description": "Must be true (or a form's on)."}
         ),
     ]
-    name: Annotated[str, _text(signup.MAX_NAME_LENGTH)] | None = None
+    name: Annotated[str, _text(names.MAX_NAME_LENGTH)] | None = None
     page: Annotated[str, _text(2000)] | None = None
     consent_version: Annotated[str, _text(64)] | None = None
 
@@ -126,7 +126,6 @@ class RegisterLead(RequestModel):
         "ref": lambda ctx: _("The referral code is missing or malformed."),
         "email": lambda ctx: _("Please enter a valid e-mail address (at most 254 characters)."),
         "consent": lambda ctx: _("Please agree to take part in the referral program."),
-        "name": lambda ctx: _("too long") if "max_length" in ctx else _("must be text"),
         "page": lambda ctx: _("too long") if "max_length" in ctx else _("must be text"),
         "consent_version": lambda ctx: _("too long") if "max_length" in ctx else _("must be text"),
     }
