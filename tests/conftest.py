@@ -187,13 +187,19 @@ def migrated(backend) -> tuple[str, Path]:
 
 
 class ClosingClient(FlaskClient):
-    """A test client that closes each response as a real server does once it has sent it:
-    what runs after the answer (`queue.run_inline_jobs_after_response`, e.g. a sign-up's
-    mail) has run when the call returns. `buffered=False` keeps a response open; closing
-    it runs that work (the timing tests measure the answer alone this way)."""
+    """A test client that closes each complete (not streamed) response as a real server
+    does once it has sent it: what runs after the answer
+    (`queue.run_inline_jobs_after_response`, e.g. a sign-up's mail) has run when the call
+    returns. `keep_open=True` leaves it open; closing it runs that work (the timing test
+    measures the answer alone this way)."""
 
-    def open(self, *args, buffered: bool = True, **kwargs):  # type: ignore[override]
-        return super().open(*args, buffered=buffered, **kwargs)
+    def open(self, *args, keep_open: bool = False, **kwargs):  # type: ignore[override]
+        response = super().open(*args, **kwargs)
+        complete = "Content-Length" in response.headers  # a streamed body has none
+        if not keep_open and not kwargs.get("buffered") and complete:
+            response.make_sequence()  # the body read first (a file is closed next)
+            response.close()
+        return response
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def enqueue(
 def run_inline_jobs_after_response() -> None:
     """In-process jobs this request starts run after its answer is sent (when the server
     closes the response), not before: the answer's timing then says nothing about what the
-    jobs do (a sign-up's mail, docs/security.md). Their work is already a row in the
+    jobs do (a sign-up's mail, docs/participants.md). Their work is already a row in the
     database, so a process that dies first leaves it to the sweep. With RQ nothing changes."""
     if not inline() or not has_request_context() or _LATER in request.environ:
         return

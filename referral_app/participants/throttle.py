@@ -42,7 +42,7 @@ def defer_delay() -> timedelta:
 
 def count_mailbox_signup(address: str, now: datetime) -> bool:
     """Count one sign-up of this mailbox; True while it may still cause a mail. Called for
-    every sign-up, known address or not, so both cost the same (docs/security.md)."""
+    every sign-up, known address or not, so both do the same work (docs/participants.md)."""
     key = f"mailbox:{mailbox_hash(address)}"
     return rate_counters.hit(db.session, key, DAY_SECONDS, now) <= mailbox_limit()
 

@@ -45,8 +45,8 @@ def program():
 
 @bp.post("/register-lead")
 def register_lead():
-    """The same answer, in the same time, for a new, a known and a confirmed address (no
-    enumeration): the mail job runs after the answer is sent (docs/security.md)."""
+    """The same answer for a new, a known and a confirmed address (no enumeration); the
+    mail job runs after the answer is sent, so its time is not in the answer's."""
     body = parse_body(RegisterLead, public=True)
     queue.run_inline_jobs_after_response()
     signup.register(
