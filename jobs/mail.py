@@ -11,10 +11,11 @@ from referral_app.participants import mail as mail_service
 
 def send(mail_id: int) -> str:
     """Send outbox row `mail_id` (idempotent: a sent, failed or held row is left alone).
-    On an SMTP failure the row keeps its next attempt time; with RQ the retry is also
-    scheduled right away, and the sweep catches it in any case."""
+    On an SMTP failure (or a sign-up mail waiting for its program's hourly limit) the row
+    keeps its next attempt time; with RQ the retry is also scheduled right away, and the
+    sweep catches it in any case."""
     outcome, delay = mail_service.deliver(mail_id)
-    if outcome == "retry" and delay is not None:
+    if outcome in ("retry", "deferred") and delay is not None:
         enqueue(send, mail_id, delay=delay)
     return outcome
 

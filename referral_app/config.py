@@ -171,6 +171,12 @@ class Config:
     MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 30)
     MAIL_LEASE_SECONDS = _int("MAIL_LEASE_SECONDS", 300)
     SIGNUP_MAIL_INTERVAL_MINUTES = _int("SIGNUP_MAIL_INTERVAL_MINUTES", 10)
+    # Mail bombing (participants/throttle.py): sign-ups per mailbox (no +tag, Gmail without
+    # dots) that may cause a mail within 24 h, across all programs; sign-up mails a program
+    # sends per hour (more wait in the outbox, SIGNUP_MAIL_DEFER_MINUTES at a time).
+    SIGNUP_MAILS_PER_MAILBOX_DAY = _int("SIGNUP_MAILS_PER_MAILBOX_DAY", 3)
+    SIGNUP_MAILS_PER_PROGRAM_HOUR = _int("SIGNUP_MAILS_PER_PROGRAM_HOUR", 200)
+    SIGNUP_MAIL_DEFER_MINUTES = _int("SIGNUP_MAIL_DEFER_MINUTES", 10)
     SCHEDULE_TICK_SECONDS = _int("SCHEDULE_TICK_SECONDS", 10)
     # The RQ worker runs jobs in its own process (fast: connections, compiled SQL and
     # templates are reused); true: a forked work horse per job, warmed up (docs/jobs.md).

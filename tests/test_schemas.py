@@ -10,7 +10,7 @@ import pytest
 from referral_app import create_app
 from referral_app.accounts import company
 from referral_app.config import TestConfig
-from referral_app.participants import addresses, signup
+from referral_app.participants import addresses, names
 from referral_app.reporting import admin_customers as admin_reports
 from referral_app.reporting import fraud_log
 from referral_app.rewards import milestones
@@ -163,7 +163,7 @@ def test_the_document_states_the_domains_limits():
         assert _component(document, "CompanyDetails", name)["maxLength"] == limit, name
     assert limits["imprint"] == company.MAX_IMPRINT
     assert _component(document, "RegisterLead", "email")["maxLength"] == addresses.MAX_EMAIL_LENGTH
-    assert _component(document, "RegisterLead", "name")["maxLength"] == signup.MAX_NAME_LENGTH
+    assert _component(document, "RegisterLead", "name")["maxLength"] == names.MAX_NAME_LENGTH
     assert _component(document, "WebhookInput", "url")["maxLength"] == urls.MAX_URL_LENGTH
     assert _component(document, "RewardInput", "threshold")["maximum"] == milestones.MAX_THRESHOLD
     assert _component(document, "FraudReview", "ids")["maxItems"] == fraud_log.MAX_REVIEW_IDS
@@ -246,7 +246,7 @@ def test_register_lead_field_errors_keep_field_names_out_of_the_message(app, cli
             "ref": customer["ref_code"],
             "email": "anna@example.org",
             "consent": True,
-            "name": "x" * (signup.MAX_NAME_LENGTH + 1),
+            "name": "x" * (names.MAX_NAME_LENGTH + 1),
         },
         headers={"User-Agent": FIREFOX, "Accept-Language": "de"},
         environ_base={"REMOTE_ADDR": "203.0.113.61"},

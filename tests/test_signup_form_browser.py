@@ -223,3 +223,39 @@ def test_form_keeps_its_look_on_a_customer_page_with_its_own_css(
         screenshot(page, "signup-foreign-page-390")
     finally:
         context.close()
+
+
+def test_a_refused_name_shows_its_message_beside_the_name_field(
+    app,
+    customer,
+    live_url,
+    chromium_browser,  # noqa: F811
+):
+    """A name with a web address (spam in the greeting) is refused by the server; the form
+    says so beside the name field, at phone and desktop width, and nothing is stored."""
+    setup_program(app, customer["id"])
+    code = customer["ref_code"]
+    for width in (390, 1280):
+        context, page, csp = _new_page(chromium_browser, width)
+        try:
+            page.goto(f"{live_url}/p/{code}/danke?ref={code}")
+            button = page.locator("#rf-signup .rf-submit")
+            button.wait_for()
+            page.fill("#rf-email", "lena@example.org")
+            page.fill("#rf-name", "Gewinn unter https://gewinn.example")
+            page.check("#rf-consent")
+            button.click()
+            name_error = page.locator("#rf-name-error:not([hidden])")
+            name_error.wait_for()
+            assert name_error.inner_text().strip()
+            assert page.locator("#rf-name").get_attribute("aria-invalid") == "true"
+            assert page.evaluate("document.activeElement.id") == "rf-name"
+            assert page.locator("#rf-email-error").is_hidden()
+            box = name_error.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+            screenshot(page, f"signup-name-refused-{width}")
+            assert not csp, csp
+        finally:
+            context.close()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Participant)) == 0

@@ -23,12 +23,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
+from flask import after_this_request, current_app, has_app_context, has_request_context, request
 from redis.exceptions import RedisError
 
 from .redis_conn import get_redis
 
 log = logging.getLogger(__name__)
+# The request's list of in-process jobs that wait for its answer to be sent.
+_LATER = "referral_app.jobs_after_response"
 
 MAIL = "mail"
 WEBHOOKS = "webhooks"
@@ -95,6 +97,10 @@ def enqueue(
     if inline():
         if delay is not None:
             return True
+        later = request.environ.get(_LATER) if has_request_context() else None
+        if later is not None:
+            later.append((func, args))
+            return True
         try:
             _resolve(func)(*args)
         except Exception:  # a job records its own failure; never break the caller
@@ -110,3 +116,32 @@ def enqueue(
         log.warning("job %s not enqueued (%s); the sweep runs it later", name, type(exc).__name__)
         return False
     return True
+
+
+def run_inline_jobs_after_response() -> None:
+    """In-process jobs this request starts run after its answer is sent (when the server
+    closes the response), not before: the answer's timing then says nothing about what the
+    jobs do (a sign-up's mail, docs/participants.md). Their work is already a row in the
+    database, so a process that dies first leaves it to the sweep. With RQ nothing changes."""
+    if not inline() or not has_request_context() or _LATER in request.environ:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    jobs: list[tuple[Callable[..., Any] | str, tuple[Any, ...]]] = []
+    request.environ[_LATER] = jobs
+
+    def run() -> None:
+        if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
+            _run_all(jobs)  # a caller's own app context (a test around its requests)
+            return
+        with app.app_context():
+            _run_all(jobs)
+
+    @after_this_request
+    def _when_closed(response):  # type: ignore[no-untyped-def]
+        response.call_on_close(run)
+        return response
+
+
+def _run_all(jobs: list[tuple[Callable[..., Any] | str, tuple[Any, ...]]]) -> None:
+    for func, args in jobs:
+        enqueue(func, *args)

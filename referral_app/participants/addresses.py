@@ -74,3 +74,9 @@ def is_disposable(address: str) -> bool:
     """The domain or any parent domain is on the `disposable-email-domains` blocklist."""
     parts = address.rpartition("@")[2].split(".")
     return any(".".join(parts[i:]) in disposable_domains for i in range(len(parts) - 1))
+
+
+def mailbox_hash(address: str) -> str:
+    """The mailbox behind an address, the same for every program (the sign-up mail limit
+    counts by it): a keyed hash of the canonical form, never the address."""
+    return crypto.keyed_hash("mailbox", canonical_email(address))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import formataddr, parseaddr
 from typing import Any
 
@@ -42,7 +42,8 @@ from ..models import (
 )
 from ..models.delivery import FAILED, PENDING, SENT
 from ..rewards import reward_view
-from . import consent, links
+from . import consent, links, throttle
+from .names import greeting_name
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ REWARD = "reward"
 KINDS = (CONFIRMATION, ALREADY_IN, WELCOME, REWARD)
 # A mail that must not go out any more (the person unsubscribed or was erased meanwhile).
 CANCELLED = "cancelled"
+# A sign-up mail never sent: the mailbox had its day's sign-up mails (throttle.py). The row
+# is written all the same, so a withheld sign-up costs what a mailed one does.
+WITHHELD = "withheld"
+SIGNUP_KINDS = (CONFIRMATION, ALREADY_IN)
 # Who may still get which mail: a confirmation only while pending, the rest once confirmed.
 _RECIPIENT_STATUS = {
     CONFIRMATION: PENDING_STATUS,
@@ -63,10 +68,15 @@ _RECIPIENT_STATUS = {
 
 
 def queue(
-    customer_id: int, participant_id: int, kind: str, reward_grant_id: int | None = None
+    customer_id: int,
+    participant_id: int,
+    kind: str,
+    reward_grant_id: int | None = None,
+    withheld: bool = False,
 ) -> int:
     """Add a mail to the outbox in the caller's transaction; the caller enqueues
-    `jobs.mail.send` with the returned id after its commit."""
+    `jobs.mail.send` with the returned id after its commit. A `withheld` row is never sent
+    (its job finds nothing to do)."""
     if kind not in KINDS:
         raise ValueError(f"unknown mail kind {kind!r}")
     row = OutgoingMail(
@@ -74,7 +84,7 @@ def queue(
         participant_id=participant_id,
         kind=kind,
         reward_grant_id=reward_grant_id,
-        status=PENDING,
+        status=WITHHELD if withheld else PENDING,
         attempts=0,
         created_at=utcnow(),
     )
@@ -93,8 +103,9 @@ def retry_delays() -> list[int]:
 
 
 def deliver(mail_id: int) -> tuple[str, timedelta | None]:
-    """Try to send one mail. Returns the outcome (`sent`, `retry`, `failed`, `cancelled`, or
-    `skipped` when it is not due or another worker holds it) and, for `retry`, the delay.
+    """Try to send one mail. Returns the outcome (`sent`, `retry`, `failed`, `cancelled`,
+    `deferred` when the program's hourly sign-up mails are used up, or `skipped` when it is
+    not due or another worker holds it) and, for `retry` and `deferred`, the delay.
 
     Two workers may get the same id: the attempt is claimed by one conditional UPDATE, and a
     claim holds the row for MAIL_LEASE_SECONDS, after which a crashed attempt is retried.
@@ -126,6 +137,8 @@ def deliver(mail_id: int) -> tuple[str, timedelta | None]:
     if _cancelled(mail, participant, customer):
         _finish(mail_id, status=CANCELLED)
         return "cancelled", None
+    if mail.kind in SIGNUP_KINDS and not _program_allows(mail, now):
+        return "deferred", throttle.defer_delay()
     if mail.kind == CONFIRMATION and not links.confirm_token_valid_for_a_while(participant, now):
         begin_write(db.session())  # retries outlived the link: a fresh one
         participant = db.session.get(Participant, participant.id)
@@ -141,6 +154,29 @@ def deliver(mail_id: int) -> tuple[str, timedelta | None]:
         return _record_failure(mail_id, exc)
     _finish(mail_id, status=SENT, sent_at=utcnow())
     return "sent", None
+
+
+def _program_allows(mail: OutgoingMail, now: datetime) -> bool:
+    """Count this sign-up mail against the program's hourly limit; over it, give the
+    attempt back and let the mail wait (it is sent when the limit allows, in order)."""
+    mail_id, customer_id = mail.id, mail.customer_id
+    begin_write(db.session())
+    if throttle.take_program_mail(customer_id, now):
+        db.session.commit()
+        return True
+    table = OutgoingMail.__table__
+    db.session.execute(
+        table.update()
+        .where(table.c.id == mail_id)
+        .values(
+            attempts=table.c.attempts - 1,
+            next_attempt_at=now + throttle.defer_delay(),
+            last_error=throttle.HOURLY_LIMIT_MARK,
+        )
+    )
+    db.session.commit()
+    log.warning("program %s: sign-up mail %s waits for the hourly limit", customer_id, mail_id)
+    return False
 
 
 def _finish(mail_id: int, **values: Any) -> None:
@@ -326,7 +362,7 @@ def _context(mail: OutgoingMail, participant: Participant, customer: Customer) -
         "kind": mail.kind,
         "customer": customer,
         "brand": branding.brand(customer, links.base_url()),
-        "name": crypto.decrypt(participant.name_encrypted) or "",
+        "name": greeting_name(crypto.decrypt(participant.name_encrypted)),
         "unsubscribe_url": links.unsubscribe_url(participant),
         "confirm_hours": int(current_app.config.get("CONFIRMATION_TOKEN_HOURS", 48)),
     }

@@ -3,12 +3,19 @@
 - Sign-up answers the same for known and new addresses (no enumeration). A known pending
   address gets its confirmation mail again, a confirmed one a "you're already in" mail, each
   at most once per SIGNUP_MAIL_INTERVAL_MINUTES (an atomic claim on the participant row).
+- ... and nearly the same time (a new row's insert still costs more, docs/performance.md):
+  both run the same statements (an insert that a known
+  address turns into a no-op, the same lookups, one outbox row, one counted mailbox, one
+  mail job) and the mail goes out after the answer (a job). docs/participants.md "Sign-up rules".
+- A mailbox gets sign-up mails for at most SIGNUP_MAILS_PER_MAILBOX_DAY sign-ups a day
+  (throttle.py); further sign-ups are withheld, answered the same.
 - The consent proof is the stored wording (version), the time, the page and the hashed IP;
   the confirmation time completes it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,7 +44,7 @@ from ..models import (
 from ..tracking import stats
 from ..tracking import visitor as visitor_service
 from ..webhooks import events
-from . import consent, links
+from . import consent, links, throttle
 from . import mail as mail_service
 from .addresses import (
     alias_hash,
@@ -47,9 +54,11 @@ from .addresses import (
     is_disposable,
     normalise_email,
 )
+from .names import clean_name
 from .program import REF_PATTERN, resolve_ref, visitor_error
 
-MAX_NAME_LENGTH = 100
+log = logging.getLogger(__name__)
+
 MAX_PAGE_LENGTH = 500
 CONSENT_YES = {"true", "on", "1", "yes"}
 
@@ -100,7 +109,7 @@ def parse_signup(fields: Mapping[str, Any]) -> SignUp:
     given = fields.get("consent")
     if not (given is True or (isinstance(given, str) and given.strip().lower() in CONSENT_YES)):
         raise visitor_error("consent_required")
-    name = _optional_text(fields, "name", MAX_NAME_LENGTH)
+    name = clean_name(_optional_text(fields, "name", 500))
     page = _optional_text(fields, "page", 2000)
     version = _optional_text(fields, "consent_version", 64)
     if page:
@@ -131,27 +140,38 @@ def register(fields: Mapping[str, Any], ip: str, user_agent: str) -> str:
     now = utcnow().replace(microsecond=0)
     begin_write(db.session())
     wording = consent.stored(customer, signup.consent_version)
+    own_device = referrer is not None and _is_own_device(referrer.id, visitor)
+    # A known address may be stored under an older hash key, which the unique key cannot
+    # see: look under every key first (new and known addresses run this same query).
     existing = _find(customer.id, known.emails)
-    participant = None
     if existing is None:
-        participant = _create(customer, referrer, signup, known, wording, visitor, now)
-        if participant is None:  # the same address signed up a moment ago
-            existing = _find(customer.id, known.emails)
-    if participant is not None:
-        mail_id: int | None = mail_service.queue(
-            customer.id, participant.id, mail_service.CONFIRMATION
+        participant, created = _insert(
+            customer, referrer, signup, known, (wording, visitor), own_device, now
         )
-        outcome = "registered"
     else:
-        assert existing is not None
-        outcome, mail_id = _sign_up_again(existing, referrer, signup, wording, visitor, now)
-        participant = existing
+        participant, created = existing, False
+    twin = _alias_twin(customer.id, known)
+    mailbox_open = throttle.count_mailbox_signup(signup.email, now)
+    if created:
+        outcome, kind = "registered", mail_service.CONFIRMATION
+        _registered(participant, referrer, signup, visitor, twin, now)
+    else:
+        outcome, kind = _sign_up_again(participant, referrer, signup, wording, visitor, now)
+    withheld = outcome == "rate_limited" or not mailbox_open
+    mail_id = mail_service.queue(customer.id, participant.id, kind, withheld=withheld)
     visitor_service.remember_participant_device(participant.id, visitor)
     db.session.commit()
 
-    if mail_id is not None:
-        mail_service.dispatch(mail_id)
-    if outcome == "registered":
+    mail_service.dispatch(mail_id)  # a withheld row's job does nothing, in the same time
+    if not mailbox_open and outcome != "rate_limited":
+        log.info(
+            "sign-up mail withheld: the mailbox had its sign-up mails for today "
+            "(program %s, participant %s)",
+            customer.id,
+            participant.id,
+        )
+        outcome = "withheld"
+    if created:
         events.emit(
             customer.id,
             "lead.registered",
@@ -181,20 +201,20 @@ def _find(customer_id: int, hashes: list[str]) -> Participant | None:
     )
 
 
-def _create(
+def _insert(
     customer: Customer,
     referrer: Participant | None,
     signup: SignUp,
     known: _Known,
-    wording: ConsentText,
-    visitor: visitor_service.Visitor,
+    proof: tuple[ConsentText, visitor_service.Visitor],
+    own_device: bool,
     now: datetime,
-) -> Participant | None:
-    """Insert a new pending participant with a fresh code, count the lead, log what the
-    fraud rules see. None if the address was inserted concurrently."""
-    self_referral = referrer is not None and (
-        referrer.alias_hash in known.aliases or _is_own_device(referrer.id, visitor)
-    )
+) -> tuple[Participant, bool]:
+    """Insert the address as a new pending participant with a fresh code; a known address
+    makes the insert fail on the unique (program, address hash) key. Either way the row is
+    then read back: (the participant, whether it is new)."""
+    wording, visitor = proof
+    self_referral = referrer is not None and (referrer.alias_hash in known.aliases or own_device)
     for _attempt in range(8):
         participant = Participant(
             customer_id=customer.id,
@@ -225,18 +245,41 @@ def _create(
                 links.issue_confirm_token(participant, now)  # derived from the new id
                 db.session.flush()
         except IntegrityError:
-            if _find(customer.id, known.emails) is not None:
-                return None
+            existing = _find(customer.id, known.emails)
+            if existing is not None:
+                return existing, False
             continue  # a participant code taken meanwhile: draw another
-        break
-    else:
-        raise RuntimeError("no free participant code after 8 tries")
+        return _find(customer.id, known.emails) or participant, True
+    raise RuntimeError("no free participant code after 8 tries")
 
-    stats.record(db.session, customer.id, now.date(), leads=1)
-    if self_referral:
-        assert referrer is not None
+
+def _alias_twin(customer_id: int, known: _Known) -> int | None:
+    """Another participant of the program with a near-identical address (looked up for
+    every sign-up, new address or not: the same work either way)."""
+    return db.session.scalar(
+        select(Participant.id)
+        .where(
+            Participant.customer_id == customer_id,
+            Participant.alias_hash.in_(known.aliases),
+            Participant.email_hash.not_in(known.emails),
+        )
+        .limit(1)
+    )
+
+
+def _registered(
+    participant: Participant,
+    referrer: Participant | None,
+    signup: SignUp,
+    visitor: visitor_service.Visitor,
+    twin: int | None,
+    now: datetime,
+) -> None:
+    """A new participant: the lead counted, what the fraud rules saw."""
+    stats.record(db.session, participant.customer_id, now.date(), leads=1)
+    if referrer is not None and participant.referred_by_id is None:
         _fraud_log(
-            customer.id,
+            participant.customer_id,
             "self_referral",
             referrer.ref_code,
             visitor.ip_hash,
@@ -244,25 +287,15 @@ def _create(
             event="signup",
             referrer_id=referrer.id,
         )
-    twin = db.session.scalar(
-        select(Participant.id)
-        .where(
-            Participant.customer_id == customer.id,
-            Participant.alias_hash.in_(known.aliases),
-            Participant.email_hash.not_in(known.emails),
-        )
-        .limit(1)
-    )
     if twin is not None:
         _fraud_log(
-            customer.id,
+            participant.customer_id,
             "alias_email",
             signup.ref,
             visitor.ip_hash,
             participant_id=participant.id,
             matches_participant_id=twin,
         )
-    return participant
 
 
 def _sign_up_again(
@@ -272,10 +305,10 @@ def _sign_up_again(
     wording: ConsentText,
     visitor: visitor_service.Visitor,
     now: datetime,
-) -> tuple[str, int | None]:
+) -> tuple[str, str]:
     """A known address: mail it again (at most once per interval). Pending and
     unsubscribed people get a confirmation mail (a new double opt-in), confirmed ones their
-    link."""
+    link. Returns the outcome and the kind of mail (`rate_limited`: a withheld one)."""
     if referrer is not None and referrer.id == participant.id:
         _fraud_log(
             participant.customer_id,
@@ -287,13 +320,12 @@ def _sign_up_again(
             referrer_id=referrer.id,
         )
     claimed = claim_confirmation_mail(participant.id, now)
+    confirmed = participant.status == CONFIRMED_STATUS
+    kind = mail_service.ALREADY_IN if confirmed else mail_service.CONFIRMATION
     if not claimed:
-        return "rate_limited", None
-    if participant.status == CONFIRMED_STATUS:
-        mail_id = mail_service.queue(
-            participant.customer_id, participant.id, mail_service.ALREADY_IN
-        )
-        return "already_in", mail_id
+        return "rate_limited", kind
+    if confirmed:
+        return "already_in", kind
     participant.status = PENDING_STATUS
     participant.consent_text_id = wording.id
     participant.consent_given_at = now
@@ -303,8 +335,7 @@ def _sign_up_again(
         participant.name_encrypted = crypto.encrypt(signup.name)
     if not links.confirm_token_valid_for_a_while(participant, now):
         links.issue_confirm_token(participant, now)
-    mail_id = mail_service.queue(participant.customer_id, participant.id, mail_service.CONFIRMATION)
-    return "resent", mail_id
+    return "resent", kind
 
 
 def _is_own_device(participant_id: int, visitor: visitor_service.Visitor) -> bool:

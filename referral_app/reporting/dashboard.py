@@ -29,6 +29,7 @@ from ..models import (
     DailyStats,
     OutgoingMail,
 )
+from ..participants.throttle import HOURLY_LIMIT_MARK
 from ..tracking import stats
 from .paging import decode_cursor, encode_cursor
 
@@ -124,6 +125,23 @@ def failed_mail_count(customer_id: int) -> int:
             select(func.count())
             .select_from(OutgoingMail)
             .where(OutgoingMail.customer_id == customer_id, OutgoingMail.status == "failed")
+        )
+        or 0
+    )
+
+
+def waiting_signup_mail_count(customer_id: int) -> int:
+    """Sign-up mails waiting because the program sent its hourly number of them (a burst
+    of sign-ups, real or not: participants/throttle.py)."""
+    return int(
+        readonly.session().scalar(
+            select(func.count())
+            .select_from(OutgoingMail)
+            .where(
+                OutgoingMail.customer_id == customer_id,
+                OutgoingMail.status == "pending",
+                OutgoingMail.last_error == HOURLY_LIMIT_MARK,
+            )
         )
         or 0
     )

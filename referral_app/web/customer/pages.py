@@ -86,6 +86,8 @@ def overview():
     return render_page(
         "customer/overview.html",
         failed_mails=dashboard.failed_mail_count(customer_id),
+        waiting_mails=dashboard.waiting_signup_mail_count(customer_id),
+        waiting_mails_limit=current_app.config.get("SIGNUP_MAILS_PER_PROGRAM_HOUR", 200),
         steps=steps if not all(step.done for step in steps) else None,
         **status,
         **panel,

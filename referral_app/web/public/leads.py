@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app, jsonify, make_response, redirect, render_template, request
 
 from ...accounts import branding
+from ...core import queue
 from ...core.errors import DomainError
 from ...extensions import client_ip, limiter
 from ...participants import confirmation, signup
@@ -44,7 +45,10 @@ def program():
 
 @bp.post("/register-lead")
 def register_lead():
+    """The same answer for a new, a known and a confirmed address (no enumeration); the
+    mail job runs after the answer is sent, so its time is not in the answer's."""
     body = parse_body(RegisterLead, public=True)
+    queue.run_inline_jobs_after_response()
     signup.register(
         body.model_dump(exclude_none=True), client_ip(), request.headers.get("User-Agent", "")
     )

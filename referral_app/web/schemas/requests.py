@@ -12,7 +12,7 @@ from pydantic import BeforeValidator, Field, StrictBool, StringConstraints, With
 
 from ...accounts import company, freebie
 from ...models.reward import REWARD_KINDS
-from ...participants import addresses, signup
+from ...participants import addresses, names
 from ...reporting import admin_customers, fraud_log
 from ...rewards import codes as reward_codes
 from ...rewards import fulfilment, milestones
@@ -115,7 +115,7 @@ class RegisterLead(RequestModel):
             {"type": "boolean", "enum": [True], "description": "Must be true (or a form's on)."}
         ),
     ]
-    name: Annotated[str, _text(signup.MAX_NAME_LENGTH)] | None = None
+    name: Annotated[str, _text(names.MAX_NAME_LENGTH)] | None = None
     page: Annotated[str, _text(2000)] | None = None
     consent_version: Annotated[str, _text(64)] | None = None
 
@@ -128,7 +128,6 @@ class RegisterLead(RequestModel):
         "ref": lambda ctx: _("The referral code is missing or malformed."),
         "email": lambda ctx: _("Please enter a valid e-mail address (at most 254 characters)."),
         "consent": lambda ctx: _("Please agree to take part in the referral program."),
-        "name": lambda ctx: _("too long") if "max_length" in ctx else _("must be text"),
         "page": lambda ctx: _("too long") if "max_length" in ctx else _("must be text"),
         "consent_version": lambda ctx: _("too long") if "max_length" in ctx else _("must be text"),
     }
