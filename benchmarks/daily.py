@@ -52,11 +52,12 @@ def generate(app, participants: int, customers: int) -> dict[str, Any]:
         emails = []
         for n in range(1, participants + 1):
             address = f"teilnehmer{n}@example.com"
+            customer_id = 1 + n % customers  # as data.daily assigns participant n
             emails.append(
                 (
                     crypto.encrypt(address),
-                    addresses.email_hash(address),
-                    addresses.alias_hash(address),
+                    addresses.email_hash(customer_id, address),
+                    addresses.alias_hash(customer_id, address),
                 )
             )
         retention = int(app.config["RAW_EVENT_RETENTION_DAYS"])
