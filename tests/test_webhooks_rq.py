@@ -48,11 +48,16 @@ def rq_app(make_app, customer):
 
 
 def work(app) -> None:
-    from rq import SimpleWorker
+    """A burst run of the app's own worker class (its command listener stops within a
+    second; RQ's plain SimpleWorker sits out a 30-60 s poll on every stop)."""
+    from jobs.worker import AppWorker
 
     with app.app_context():
         q = queue.get_queue(queue.WEBHOOKS)
-        SimpleWorker([q], connection=q.connection).work(burst=True)
+    worker = AppWorker([q], connection=q.connection)
+    worker.flask_app = app
+    worker.parent_pid = os.getpid()
+    worker.work(burst=True)
 
 
 def test_each_delivery_is_one_rq_job_and_retries_are_scheduled(
