@@ -142,6 +142,35 @@ def run_inline_jobs_after_response() -> None:
         return response
 
 
+def run_after_response(func: Callable[..., Any] | str, *args: Any) -> None:
+    """Run `func(*args)` in this process after the request's answer is sent, whatever the
+    queue mode: for work RQ could not take (Redis away) that the answer must not wait for.
+    Outside a request, now. A failure is logged (the job's row stays for the sweep)."""
+    if not has_request_context():
+        _run_here(func, args)
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
+            _run_here(func, args)
+            return
+        with app.app_context():
+            _run_here(func, args)
+
+    @after_this_request
+    def _when_closed(response):  # type: ignore[no-untyped-def]
+        response.call_on_close(run)
+        return response
+
+
+def _run_here(func: Callable[..., Any] | str, args: tuple[Any, ...]) -> None:
+    try:
+        _resolve(func)(*args)
+    except Exception:  # a job records its own failure; never break the caller
+        log.exception("in-process job %s failed", getattr(func, "__name__", func))
+
+
 def _run_all(jobs: list[tuple[Callable[..., Any] | str, tuple[Any, ...]]]) -> None:
     for func, args in jobs:
         enqueue(func, *args)
