@@ -3,10 +3,11 @@
 - Sign-up answers the same for known and new addresses (no enumeration). A known pending
   address gets its confirmation mail again, a confirmed one a "you're already in" mail, each
   at most once per SIGNUP_MAIL_INTERVAL_MINUTES (an atomic claim on the participant row).
-- ... and nearly the same time (a new row's insert still costs more, docs/performance.md):
-  both run the same statements (an insert that a known
-  address turns into a no-op, the same lookups, one outbox row, one counted mailbox, one
-  mail job) and the mail goes out after the answer (a job). docs/participants.md "Sign-up rules".
+- ... and the same time: register-lead only checks the request and writes one intake row
+  of the same shape for every address (`take_in`, intake.py); the sign-up runs in a job
+  after the answer (`process`), where both paths run the same statements (an insert that a
+  known address turns into a no-op, the same lookups, one outbox row, one counted mailbox,
+  one mail job). docs/participants.md "Sign-up rules".
 - A mailbox gets sign-up mails for at most SIGNUP_MAILS_PER_MAILBOX_DAY sign-ups a day
   (throttle.py); further sign-ups are withheld, answered the same.
 - The consent proof is the stored wording (version), the time, the page and the hashed IP;
