@@ -5,11 +5,11 @@ domain names a job by its dotted path ("jobs.mail.send"), as RQ does, so it neve
 `jobs` (jobs build on the domain, not the reverse).
 
 With RQ every job goes to one of three queues, by the module it lives in: `mail` (the
-confirmation, welcome and reward mails people wait for), `webhooks` (deliveries to the
-customers' receivers, whose speed we do not control) and `default` (everything else: the
-periodic runs and sweeps). A worker takes them in that order (`QUEUES`), and a deployment
-may run workers per queue (`flask worker --queues mail`), so a slow webhook receiver never
-holds up another customer's mail (docs/jobs.md "Queues").
+confirmation, welcome and reward mails people wait for, and the sign-ups that make them),
+`webhooks` (deliveries to the customers' receivers, whose speed we do not control) and
+`default` (everything else: the periodic runs and sweeps). A worker takes them in that
+order (`QUEUES`), and a deployment may run workers per queue (`flask worker --queues mail`),
+so a slow webhook receiver never holds up another customer's mail (docs/jobs.md "Queues").
 
 Redis being away never fails the caller: the work is already a row in the database (a
 pending mail, a pending webhook delivery) and the periodic sweep hands it to a job once
@@ -37,7 +37,8 @@ WEBHOOKS = "webhooks"
 DEFAULT = "default"
 QUEUES = (MAIL, WEBHOOKS, DEFAULT)  # a worker's order: the first non-empty one is served
 # Which queue a job goes to, by the module that holds it.
-ROUTES = {"jobs.mail": MAIL, "jobs.webhooks": WEBHOOKS}
+# A sign-up's job (jobs.signup) writes the confirmation mail someone waits for: `mail` too.
+ROUTES = {"jobs.mail": MAIL, "jobs.signup": MAIL, "jobs.webhooks": WEBHOOKS}
 
 
 def inline() -> bool:
