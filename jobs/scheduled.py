@@ -10,9 +10,10 @@ from typing import Any
 from flask import current_app
 
 from jobs import mail as mail_jobs
+from jobs import signup as signup_jobs
 from referral_app.extensions import db
 from referral_app.models import utcnow
-from referral_app.participants import erasure
+from referral_app.participants import erasure, intake
 from referral_app.rewards import codes as reward_codes
 from referral_app.rewards import fulfilment
 from referral_app.rewards import ledger as rewards
@@ -32,6 +33,7 @@ def daily() -> dict[str, Any]:
     unconfirmed = erasure.delete_unconfirmed(now)
     salts = retention.rotate_salts(now)
     counters = rate_counters.purge_expired_counters(db.session, now)
+    intake_purged = intake.purge(now)
     db.session.commit()
     sweep = mail_jobs.sweep()
     webhook_retries = deliveries.retry_due()
@@ -47,6 +49,7 @@ def daily() -> dict[str, Any]:
         **sweep,
         "webhook_retries": webhook_retries,
         "expired_counters_deleted": counters,
+        "signup_intake_deleted": intake_purged,
     }
 
 
@@ -56,11 +59,13 @@ def monthly() -> dict[str, Any]:
 
 
 def retry_mails() -> dict[str, Any]:
-    """The every-minute sweep: mails and webhook deliveries whose next attempt is due get a
-    job again (their retry state lives in the database, so nothing waits in memory)."""
+    """The every-minute sweep: sign-ups whose job was lost, mails and webhook deliveries
+    whose next attempt is due get a job again (their state lives in the database, so nothing
+    waits in memory)."""
     return {
         "ok": True,
         "job": "retry_mails",
+        **signup_jobs.sweep(),
         **mail_jobs.sweep(),
         "webhook_retries": deliveries.retry_due(),
     }

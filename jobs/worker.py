@@ -35,7 +35,7 @@ from sqlalchemy.orm import configure_mappers
 
 from jobs import (
     scheduled,
-    webhooks,  # noqa: F401 - imported by name in each job (mail: via scheduled)
+    webhooks,  # noqa: F401 - imported by name in each job (mail, signup: via scheduled)
 )
 from referral_app.core import queue as job_queue
 from referral_app.core.redis_conn import get_redis

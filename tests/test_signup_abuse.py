@@ -349,3 +349,18 @@ def test_the_answer_for_a_new_address_no_longer_waits_for_its_mail(
     known, new = _known_and_new_answer_times(abuse_app.test_client(), customer["ref_code"])
     median_ratio = sorted(new)[20] / sorted(known)[20]
     assert median_ratio < 2.2, (median_ratio, mann_whitney_p(known, new))
+
+
+def test_known_and_new_addresses_take_indistinguishable_time(
+    abuse_app, smtp_server, customer, backend_name
+):
+    """Issue 14 item 7: a rank test (Mann-Whitney U) on 40 + 40 interleaved answer times
+    cannot tell known from new addresses. The answer comes before the sign-up's work (one
+    intake row of the same shape for every address; participants/intake.py); before, the
+    new row's insert made a new address ~15 % slower (p ~ 1e-4 on a quiet box). SQLite only
+    (MariaDB: benchmarks/signup_timing.py)."""
+    if backend_name != "sqlite":
+        pytest.skip("the MariaDB figure is measured by benchmarks/signup_timing.py")
+    known, new = _known_and_new_answer_times(abuse_app.test_client(), customer["ref_code"])
+    p = mann_whitney_p(known, new)
+    assert p > 1e-3, (p, sorted(known)[20], sorted(new)[20])

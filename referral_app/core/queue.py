@@ -5,11 +5,11 @@ domain names a job by its dotted path ("jobs.mail.send"), as RQ does, so it neve
 `jobs` (jobs build on the domain, not the reverse).
 
 With RQ every job goes to one of three queues, by the module it lives in: `mail` (the
-confirmation, welcome and reward mails people wait for), `webhooks` (deliveries to the
-customers' receivers, whose speed we do not control) and `default` (everything else: the
-periodic runs and sweeps). A worker takes them in that order (`QUEUES`), and a deployment
-may run workers per queue (`flask worker --queues mail`), so a slow webhook receiver never
-holds up another customer's mail (docs/jobs.md "Queues").
+confirmation, welcome and reward mails people wait for, and the sign-ups that make them),
+`webhooks` (deliveries to the customers' receivers, whose speed we do not control) and
+`default` (everything else: the periodic runs and sweeps). A worker takes them in that
+order (`QUEUES`), and a deployment may run workers per queue (`flask worker --queues mail`),
+so a slow webhook receiver never holds up another customer's mail (docs/jobs.md "Queues").
 
 Redis being away never fails the caller: the work is already a row in the database (a
 pending mail, a pending webhook delivery) and the periodic sweep hands it to a job once
@@ -37,7 +37,8 @@ WEBHOOKS = "webhooks"
 DEFAULT = "default"
 QUEUES = (MAIL, WEBHOOKS, DEFAULT)  # a worker's order: the first non-empty one is served
 # Which queue a job goes to, by the module that holds it.
-ROUTES = {"jobs.mail": MAIL, "jobs.webhooks": WEBHOOKS}
+# A sign-up's job (jobs.signup) writes the confirmation mail someone waits for: `mail` too.
+ROUTES = {"jobs.mail": MAIL, "jobs.signup": MAIL, "jobs.webhooks": WEBHOOKS}
 
 
 def inline() -> bool:
@@ -140,6 +141,35 @@ def run_inline_jobs_after_response() -> None:
     def _when_closed(response):  # type: ignore[no-untyped-def]
         response.call_on_close(run)
         return response
+
+
+def run_after_response(func: Callable[..., Any] | str, *args: Any) -> None:
+    """Run `func(*args)` in this process after the request's answer is sent, whatever the
+    queue mode: for work RQ could not take (Redis away) that the answer must not wait for.
+    Outside a request, now. A failure is logged (the job's row stays for the sweep)."""
+    if not has_request_context():
+        _run_here(func, args)
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        if has_app_context() and current_app._get_current_object() is app:  # type: ignore[attr-defined]
+            _run_here(func, args)
+            return
+        with app.app_context():
+            _run_here(func, args)
+
+    @after_this_request
+    def _when_closed(response):  # type: ignore[no-untyped-def]
+        response.call_on_close(run)
+        return response
+
+
+def _run_here(func: Callable[..., Any] | str, args: tuple[Any, ...]) -> None:
+    try:
+        _resolve(func)(*args)
+    except Exception:  # a job records its own failure; never break the caller
+        log.exception("in-process job %s failed", getattr(func, "__name__", func))
 
 
 def _run_all(jobs: list[tuple[Callable[..., Any] | str, tuple[Any, ...]]]) -> None:

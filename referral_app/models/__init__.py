@@ -12,6 +12,7 @@ from .account import (
 from .auth_tokens import PasswordResetToken, RememberToken
 from .base import utcnow
 from .delivery import OutgoingMail, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .intake import SignupIntake
 from .participant import CONFIRMED as CONFIRMED_STATUS
 from .participant import PENDING as PENDING_STATUS
 from .participant import UNSUBSCRIBED as UNSUBSCRIBED_STATUS
@@ -72,6 +73,7 @@ __all__ = [
     "RewardCode",
     "RewardGrant",
     "RewardMilestone",
+    "SignupIntake",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -3,10 +3,11 @@
 - Sign-up answers the same for known and new addresses (no enumeration). A known pending
   address gets its confirmation mail again, a confirmed one a "you're already in" mail, each
   at most once per SIGNUP_MAIL_INTERVAL_MINUTES (an atomic claim on the participant row).
-- ... and nearly the same time (a new row's insert still costs more, docs/performance.md):
-  both run the same statements (an insert that a known
-  address turns into a no-op, the same lookups, one outbox row, one counted mailbox, one
-  mail job) and the mail goes out after the answer (a job). docs/participants.md "Sign-up rules".
+- ... and the same time: register-lead only checks the request and writes one intake row
+  of the same shape for every address (`take_in`, intake.py); the sign-up runs in a job
+  after the answer (`process`), where both paths run the same statements (an insert that a
+  known address turns into a no-op, the same lookups, one outbox row, one counted mailbox,
+  one mail job). docs/participants.md "Sign-up rules".
 - A mailbox gets sign-up mails for at most SIGNUP_MAILS_PER_MAILBOX_DAY sign-ups a day
   (throttle.py); further sign-ups are withheld, answered the same.
 - The consent proof is the stored wording (version), the time, the page and the hashed IP;
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..core import codes, crypto
-from ..core.errors import ValidationFailed
+from ..core.errors import DomainError, ValidationFailed
+from ..core.queue import enqueue, run_after_response
 from ..core.sqlutil import begin_write
 from ..extensions import db
 from ..models import (
@@ -44,7 +46,7 @@ from ..models import (
 from ..tracking import stats
 from ..tracking import visitor as visitor_service
 from ..webhooks import events
-from . import consent, links, throttle
+from . import consent, intake, links, throttle
 from . import mail as mail_service
 from .addresses import (
     alias_hash,
@@ -118,14 +120,14 @@ def parse_signup(fields: Mapping[str, Any]) -> SignUp:
     return SignUp(ref=ref.strip(), email=address, name=name, page=page, consent_version=version)
 
 
-def register(fields: Mapping[str, Any], ip: str, user_agent: str) -> str:
-    """Sign a visitor up (or mail a known one again). Returns what happened, for logs and
-    tests only: the API answers the same in every case. Commits."""
+def take_in(fields: Mapping[str, Any], ip: str, user_agent: str) -> int:
+    """Check a sign-up (every error is the same for a known and a new address) and write
+    its intake row, the same for every address (intake.py). Commits; the row's id."""
     signup = parse_signup(fields)
-    customer, referrer = resolve_ref(signup.ref)
+    customer, _referrer = resolve_ref(signup.ref)
     visitor = visitor_service.identify(ip, user_agent, customer_id=customer.id)
+    begin_write(db.session())
     if is_disposable(signup.email):
-        begin_write(db.session())
         _fraud_log(
             customer.id,
             "disposable_email",
@@ -135,10 +137,45 @@ def register(fields: Mapping[str, Any], ip: str, user_agent: str) -> str:
         )
         db.session.commit()
         raise visitor_error("disposable_email")
+    intake_id = intake.store(customer.id, asdict(signup), visitor, utcnow().replace(microsecond=0))
+    db.session.commit()
+    return intake_id
 
+
+def submit(fields: Mapping[str, Any], ip: str, user_agent: str) -> None:
+    """register-lead: take the sign-up in, then process it in a job (after the answer, in
+    this process, when there is no RQ; also when Redis cannot take the job now)."""
+    intake_id = take_in(fields, ip, user_agent)
+    if not enqueue(intake.JOB, intake_id):
+        run_after_response(intake.JOB, intake_id)
+
+
+def register(fields: Mapping[str, Any], ip: str, user_agent: str) -> str | None:
+    """Take in and process a sign-up at once (tests, the CLI). Returns what happened."""
+    return process(take_in(fields, ip, user_agent))
+
+
+def process(intake_id: int) -> str | None:
+    """Sign a visitor up (or mail a known one again) from intake row `intake_id`, and delete
+    the row with it. Returns what happened, for logs and tests only (the API answered the
+    same in every case): None if another job has (or had) the row, `dropped` if its program
+    is gone or switched off. Commits."""
+    claimed = intake.claim(intake_id, utcnow())
+    if claimed is None:
+        return None
+    signup = SignUp(**claimed.fields)
+    try:
+        customer, referrer = resolve_ref(signup.ref)
+    except DomainError:
+        intake.discard(intake_id)
+        return "dropped"
+    visitor = claimed.visitor
     known = _Known(email_hashes(customer.id, signup.email), alias_hashes(customer.id, signup.email))
-    now = utcnow().replace(microsecond=0)
+    now = claimed.requested_at
     begin_write(db.session())
+    if not intake.finish(intake_id, claimed.claimed_at):  # the claim timed out: not ours
+        db.session.rollback()
+        return None
     wording = consent.stored(customer, signup.consent_version)
     own_device = referrer is not None and _is_own_device(referrer.id, visitor)
     # A known address may be stored under an older hash key, which the unique key cannot

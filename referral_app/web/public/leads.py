@@ -45,11 +45,12 @@ def program():
 
 @bp.post("/register-lead")
 def register_lead():
-    """The same answer for a new, a known and a confirmed address (no enumeration); the
-    mail job runs after the answer is sent, so its time is not in the answer's."""
+    """The same answer for a new, a known and a confirmed address (no enumeration), in the
+    same time: the request is checked and taken in (one row of the same shape for every
+    address), the sign-up itself runs in a job after the answer is sent."""
     body = parse_body(RegisterLead, public=True)
     queue.run_inline_jobs_after_response()
-    signup.register(
+    signup.submit(
         body.model_dump(exclude_none=True), client_ip(), request.headers.get("User-Agent", "")
     )
     return jsonify({"ok": True, "status": "confirmation_sent"}), 202
