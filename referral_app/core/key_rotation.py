@@ -7,6 +7,7 @@ running this with a wrong key list); the command says how many."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from cryptography.fernet import InvalidToken
@@ -29,8 +30,9 @@ def _rotate(value: bytes | None) -> tuple[bytes | None, bool]:
         return value, False
 
 
-def reencrypt_all(batch: int = BATCH) -> dict[str, Any]:
-    summary = {"participants": 0, "webhook_secrets": 0, "unreadable": 0}
+def participant_batches(batch: int = BATCH) -> Iterator[list[Participant]]:
+    """Every participant, `batch` rows at a time in id order (keyset, so rows written meanwhile
+    neither repeat nor shift the pages); the caller's changes are committed after each batch."""
     last_id = 0
     while True:
         rows = db.session.scalars(
@@ -40,15 +42,21 @@ def reencrypt_all(batch: int = BATCH) -> dict[str, Any]:
             .limit(batch)
         ).all()
         if not rows:
-            break
+            return
+        yield list(rows)
+        last_id = rows[-1].id
+        db.session.commit()
+
+
+def reencrypt_all(batch: int = BATCH) -> dict[str, Any]:
+    summary = {"participants": 0, "webhook_secrets": 0, "unreadable": 0}
+    for rows in participant_batches(batch):
         for participant in rows:
             email, ok_email = _rotate(participant.email_encrypted)
             name, ok_name = _rotate(participant.name_encrypted)
             participant.email_encrypted, participant.name_encrypted = email, name
             summary["participants"] += 1
             summary["unreadable"] += (not ok_email) + (not ok_name)
-        last_id = rows[-1].id
-        db.session.commit()
     for endpoint in db.session.scalars(select(WebhookEndpoint)).all():
         for column in ("secret_encrypted", "previous_secret_encrypted"):
             sealed = getattr(endpoint, column)

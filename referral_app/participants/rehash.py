@@ -18,15 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from ..core import crypto
+from ..core.key_rotation import BATCH, participant_batches
 from ..core.sqlutil import insert_ignore
 from ..extensions import db
 from ..models import Participant, RetiredLinkToken, utcnow
 from . import addresses, links
-
-BATCH = 500
 
 
 def _move_token(
@@ -79,21 +78,10 @@ def _rehash_one(participant: Participant, summary: dict[str, int]) -> None:
 def rehash_all(batch: int = BATCH) -> dict[str, Any]:
     """Every participant's hashes under the newest of HASH_KEYS; a summary of what moved."""
     summary = {"participants": 0, "emails": 0, "links": 0, "unreadable": 0, "retired_dropped": 0}
-    last_id = 0
-    while True:
-        rows = db.session.scalars(
-            select(Participant)
-            .where(Participant.id > last_id)
-            .order_by(Participant.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            break
+    for rows in participant_batches(batch):
         for participant in rows:
             _rehash_one(participant, summary)
             summary["participants"] += 1
-        last_id = rows[-1].id
-        db.session.commit()
     listed = [crypto.key_id(key) for key in crypto.hash_keys()]
     summary["retired_dropped"] = db.session.execute(
         delete(RetiredLinkToken).where(RetiredLinkToken.key_id.not_in(listed))
