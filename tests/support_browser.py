@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +55,53 @@ def live_url(app) -> Iterator[str]:
     """The test's app served over HTTP on 127.0.0.1."""
     with serve(app) as url:
         yield url
+
+
+def thread_runner(*extra_args: str):
+    """`run(scenario)`: `scenario(browser)` with a Chromium of its own, in a thread of its own
+    (Playwright's sync API refuses to start where an asyncio loop runs, and other tests, SMTP
+    servers or async clients, may leave one in the main thread); its failure re-raised here.
+    Skips the test without Playwright or Chromium."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    path = chromium_path()
+    if path is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+
+    def run(scenario) -> None:
+        failure: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                with sync_api.sync_playwright() as playwright:
+                    browser = playwright.chromium.launch(
+                        executable_path=path, args=[*CHROMIUM_ARGS, *extra_args]
+                    )
+                    try:
+                        scenario(browser)
+                    finally:
+                        browser.close()
+            except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=target, name="browser")
+        thread.start()
+        thread.join(timeout=180)
+        assert not thread.is_alive(), "the browser scenario hung"
+        if failure:
+            raise failure[0]
+
+    return run
+
+
+def poll(check, timeout: float = 15.0):
+    """`check()`'s value once it is truthy, or its last value at the deadline: for what a
+    browser sends on its own (a beacon) and no page can signal."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
 
 
 @pytest.fixture

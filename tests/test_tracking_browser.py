@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .support_browser import CHROMIUM_ARGS, chromium_path, live_url, screenshot  # noqa: F401
+from .support_browser import live_url, poll, screenshot, thread_runner  # noqa: F401
 from .support_tracking import (
     CHROME,
     FIREFOX,
@@ -32,43 +32,12 @@ def in_browser():
     """Run `scenario(browser)` with a Chromium of its own, in a thread of its own: Playwright's
     sync API refuses to start where an asyncio loop runs, and other tests (SMTP servers,
     async clients) may leave one in the main thread."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    path = chromium_path()
-    if path is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-
-    def run(scenario) -> None:
-        failure: list[BaseException] = []
-
-        def target() -> None:
-            try:
-                with sync_api.sync_playwright() as playwright:
-                    browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-                    try:
-                        scenario(browser)
-                    finally:
-                        browser.close()
-            except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
-                failure.append(exc)
-
-        thread = threading.Thread(target=target, name="browser")
-        thread.start()
-        thread.join(timeout=180)
-        assert not thread.is_alive(), "the browser scenario hung"
-        if failure:
-            raise failure[0]
-
-    return run
+    return thread_runner()
 
 
 def wait_until(check, timeout: float = 15.0):
     """Poll the database until the browser's beacon has arrived."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
+    return poll(check, timeout)
 
 
 def new_page(browser, user_agent: str):

@@ -19,12 +19,12 @@ from referral_app.tracking.owners import forget_cached_codes
 
 from .support_browser import (  # noqa: F401
     ARTIFACTS,
-    CHROMIUM_ARGS,
     browser_page,
     chromium_browser,
-    chromium_path,
     live_url,
+    poll,
     screenshot,
+    thread_runner,
     wait_htmx_ready,
 )
 from .support_tracking import CHROME, EDGE, FIREFOX, SAFARI, event_rows, free_port
@@ -59,46 +59,15 @@ def sites_server(tmp_path):
 def in_browser():
     """Run `scenario(browser)` in a thread with its own Chromium (Playwright's sync API
     refuses a thread with an asyncio loop), the two site names mapped to 127.0.0.2."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    path = chromium_path()
-    if path is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    rules = f"--host-resolver-rules=MAP {OWN_SITE} 127.0.0.2, MAP {FOREIGN_SITE} 127.0.0.2"
-
-    def run(scenario) -> None:
-        failure: list[BaseException] = []
-
-        def target() -> None:
-            try:
-                with sync_api.sync_playwright() as playwright:
-                    browser = playwright.chromium.launch(
-                        executable_path=path, args=[*CHROMIUM_ARGS, rules]
-                    )
-                    try:
-                        scenario(browser)
-                    finally:
-                        browser.close()
-            except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
-                failure.append(exc)
-
-        thread = threading.Thread(target=target, name="browser")
-        thread.start()
-        thread.join(timeout=180)
-        assert not thread.is_alive(), "the browser scenario hung"
-        if failure:
-            raise failure[0]
-
-    return run
+    return thread_runner(
+        f"--host-resolver-rules=MAP {OWN_SITE} 127.0.0.2, MAP {FOREIGN_SITE} 127.0.0.2"
+    )
 
 
 def wait_for_rows(app, n: int, timeout: float = 15.0) -> list[dict]:
     """Poll the database until the browser's n-th conversion has arrived."""
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = event_rows(app, "Conversion")
-        if len(rows) >= n or time.monotonic() > deadline:
-            return rows
-        time.sleep(0.1)
+    poll(lambda: len(event_rows(app, "Conversion")) >= n, timeout)
+    return event_rows(app, "Conversion")
 
 
 def visit(browser, url: str, user_agent: str, shot: str) -> None:
